@@ -1,0 +1,3 @@
+from rnnshape.cli import main
+
+main()

@@ -1,0 +1,51 @@
+"""The two ways rnnshape refuses a job, and the exit code each one maps to.
+
+Kept apart from spec.py and probe.py so that the CLI can catch both without
+importing torch.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Exit codes of every rnnshape command (the contract in the design notes)."""
+
+    OK = 0
+    CHECK_FAILED = 1  # a prediction, or a reference, differs from what torch produced
+    BAD_INPUT = 2  # an invalid flag value or combination
+    ENVIRONMENT = 3  # device missing, not enough memory, torch missing
+
+
+# Flags whose name is not simply the field name with dashes.
+_OPTION_FOR_FIELD = {"num_layers": "--layers"}
+
+
+def option_for(field: str) -> str:
+    """The command-line flag that sets `field` (`hidden_size` -> `--hidden-size`)."""
+    return _OPTION_FOR_FIELD.get(field, "--" + field.replace("_", "-"))
+
+
+class SpecError(ValueError):
+    """A value or combination that rnnshape (or torch) cannot accept.
+
+    `field` is the RNNSpec field (the Python API's word), `option` the flag (the
+    CLI's word); the message reads after either of them.
+    """
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field} {message}")
+
+    @property
+    def option(self) -> str:
+        return option_for(self.field)
+
+    def cli_message(self) -> str:
+        return f"{self.option} {self.message}"
+
+
+class EnvironmentProblem(RuntimeError):
+    """The request is valid but this machine cannot carry it out (exit 3)."""

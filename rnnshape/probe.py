@@ -1,0 +1,217 @@
+"""Ask torch: build the layer, run the dummy input, record what it produced.
+
+The only module that imports torch, and only inside functions, so that
+`--help`, `--version` and every refused flag never pay for the import.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from rnnshape import theory
+from rnnshape.errors import EnvironmentProblem
+from rnnshape.memory import available_bytes, format_bytes
+from rnnshape.spec import RNNSpec
+
+
+@dataclass(frozen=True)
+class ObservedParameter:
+    name: str
+    shape: tuple[int, ...]
+    min: float | None  # None where no values exist (meta device)
+    max: float | None
+    within_bound: bool | None  # compared in the parameter's own dtype
+
+
+@dataclass
+class Observation:
+    module_repr: str
+    torch_version: str
+    device: str
+    tensors: dict[str, tuple[int, ...]]
+    parameters: list[ObservedParameter]
+    relations: dict[str, bool | None]  # relation name -> held? (None: no values to compare)
+    notes: list[str] = field(default_factory=list)
+
+
+def import_torch() -> Any:
+    try:
+        with warnings.catch_warnings():
+            # A CPU wheel without NumPy warns on import; rnnshape never needs NumPy.
+            warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+            import torch
+    except ImportError as exc:
+        raise EnvironmentProblem(f"torch is not installed ({exc}); install it with: pip install 'torch>=2.2'") from None
+    return torch
+
+
+def observe(spec: RNNSpec) -> Observation:
+    """Build the module on spec.device in spec.dtype, run it once, and record the results."""
+    torch = import_torch()
+    device = _check_device(torch, spec.device)
+    _check_memory(torch, spec, device)
+    dtype = getattr(torch, spec.dtype)
+    module_cls = getattr(torch.nn, spec.module_name)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            # fork_rng: seeding must not disturb the caller's own random state.
+            rng_devices = [device.index or 0] if device.type == "cuda" else []
+            with torch.random.fork_rng(devices=rng_devices), torch.no_grad():
+                torch.manual_seed(spec.seed)
+                module = module_cls(**_constructor_kwargs(spec), device=device, dtype=dtype)
+                # eval(): dropout acts only in training, and a deterministic run keeps
+                # the output/h_n relations exact.
+                module.eval()
+                inputs = _dummy_inputs(torch, spec, device, dtype)
+                result = module(*inputs)
+        except RuntimeError as exc:
+            raise _environment_problem(torch, spec, exc) from None
+
+    output, state = result
+    h_n, c_n = state if spec.mode == "lstm" else (state, None)
+    shapes = {"input": inputs[0], "h_0": inputs[1][0] if spec.mode == "lstm" else inputs[1]}
+    if spec.mode == "lstm":
+        shapes["c_0"] = inputs[1][1]
+    shapes.update(output=output, h_n=h_n)
+    if c_n is not None:
+        shapes["c_n"] = c_n
+
+    has_values = device.type != "meta"
+    return Observation(
+        module_repr=repr(module),
+        torch_version=torch.__version__,
+        device=str(next(module.parameters()).device),
+        tensors={name: tuple(t.shape) for name, t in shapes.items()},
+        parameters=[_observe_parameter(torch, name, p, spec, has_values) for name, p in module.named_parameters()],
+        relations=_check_relations(torch, spec, output, h_n) if has_values else {r.name: None for r in theory.relations(spec)},
+        notes=_notes(spec, device, caught),
+    )
+
+
+def _constructor_kwargs(spec: RNNSpec) -> dict[str, Any]:
+    # Keyword arguments only: a positional 8th argument to nn.GRU (9th to nn.RNN)
+    # would silently become proj_size.
+    kwargs: dict[str, Any] = dict(
+        input_size=spec.input_size,
+        hidden_size=spec.hidden_size,
+        num_layers=spec.num_layers,
+        bias=spec.bias,
+        batch_first=spec.batch_first,
+        dropout=spec.dropout,
+        bidirectional=spec.bidirectional,
+    )
+    if spec.mode == "rnn":
+        kwargs["nonlinearity"] = spec.nonlinearity
+    if spec.mode == "lstm":
+        kwargs["proj_size"] = spec.proj_size
+    return kwargs
+
+
+def _dummy_inputs(torch: Any, spec: RNNSpec, device: Any, dtype: Any) -> tuple[Any, Any]:
+    """The input and an explicit h_0 (and c_0), shaped as theory predicts, seeded."""
+    predicted = {t.name: t.shape for t in theory.tensors(spec)}
+
+    def draw(shape: tuple[int, ...]) -> Any:
+        if device.type == "meta":
+            return torch.empty(shape, device=device, dtype=dtype)
+        # Drawn on the CPU from spec.seed, so every device sees the same numbers.
+        return torch.randn(shape, generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
+
+    generator = torch.Generator().manual_seed(spec.seed)
+    x = draw(predicted["input"])
+    h_0 = draw(predicted["h_0"])
+    if spec.mode == "lstm":
+        return x, (h_0, draw(predicted["c_0"]))
+    return x, h_0
+
+
+def _observe_parameter(torch: Any, name: str, p: Any, spec: RNNSpec, has_values: bool) -> ObservedParameter:
+    if not has_values or p.numel() == 0:
+        return ObservedParameter(name, tuple(p.shape), None, None, None)
+    lo, hi = p.min().item(), p.max().item()
+    # A value drawn in float32 can equal float32(-bound), a hair beyond the float64
+    # bound: compare against the bound rounded to the parameter's own dtype.
+    bound = torch.tensor(theory.init_bound(spec), dtype=p.dtype).item()
+    return ObservedParameter(name, tuple(p.shape), lo, hi, -bound <= lo and hi <= bound)
+
+
+def _check_relations(torch: Any, spec: RNNSpec, output: Any, h_n: Any) -> dict[str, bool]:
+    """Evaluate theory's output/h_n identities on the real tensors, bit for bit."""
+    # Bring output to (L, N, features) and h_n to (rows, N, H_out) whatever the layout.
+    if spec.unbatched:
+        output, h_n = output.unsqueeze(1), h_n.unsqueeze(1)
+    elif spec.batch_first:
+        output = output.transpose(0, 1)
+    return {
+        r.name: all(torch.equal(output[p.time_step, :, p.start : p.stop], h_n[p.h_n_row]) for p in r.parts)
+        for r in theory.relations(spec)
+    }
+
+
+def _check_device(torch: Any, name: str) -> Any:
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch build has no CUDA support" if torch.version.cuda is None else "no CUDA device is visible"
+            raise EnvironmentProblem(f"--device {name}: CUDA is not available ({why}; torch {torch.__version__})")
+        count = torch.cuda.device_count()
+        if (device.index or 0) >= count:
+            raise EnvironmentProblem(f"--device {name}: there is no such device ({count} CUDA device(s): cuda:0..cuda:{count - 1})")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise EnvironmentProblem(f"--device {name}: MPS is not available on this machine")
+    return device
+
+
+def _check_memory(torch: Any, spec: RNNSpec, device: Any) -> None:
+    """Refuse a run that cannot fit, before torch touches the memory (an OOM kill has no message)."""
+    if device.type == "meta":
+        return
+    needed = theory.run_bytes(spec)
+    available = _cuda_free_bytes(torch, device) if device.type == "cuda" else available_bytes()
+    if available is not None and needed > available:
+        raise EnvironmentProblem(
+            f"--device {spec.device}: this run needs about {format_bytes(needed)} "
+            f"({needed} bytes) but {format_bytes(available)} is available; "
+            "use --device meta for shapes without memory"
+        )
+
+
+def _cuda_free_bytes(torch: Any, device: Any) -> int:
+    free, _total = torch.cuda.mem_get_info(device)
+    return int(free)
+
+
+def _environment_problem(torch: Any, spec: RNNSpec, exc: RuntimeError) -> EnvironmentProblem:
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or "can't allocate memory" in first_line:
+        needed = theory.run_bytes(spec)
+        return EnvironmentProblem(f"--device {spec.device}: out of memory; this run needs about {format_bytes(needed)} ({needed} bytes): {first_line}")
+    return EnvironmentProblem(f"torch {torch.__version__} cannot run {spec.module_name} in {spec.dtype} on {spec.device}: {first_line}")
+
+
+_ONEDNN_PROJ = "LSTM with projections is not supported with oneDNN"
+
+
+def _notes(spec: RNNSpec, device: Any, caught: list[warnings.WarningMessage]) -> list[str]:
+    """torch's warnings as notes; the oneDNN one stated every time, not just once.
+
+    torch raises that warning once per process (TORCH_WARN_ONCE), so a second
+    inspect() in the same process would lose it: state it from the config instead.
+    """
+    notes = [_clean_warning(str(w.message)) for w in caught if _ONEDNN_PROJ not in str(w.message)]
+    if spec.mode == "lstm" and spec.proj_size and device.type == "cpu":
+        notes.append(f"{_ONEDNN_PROJ}: torch runs its default (non-oneDNN) CPU implementation")
+    return notes
+
+
+_TRIGGERED = re.compile(r"\s*\(Triggered internally at [^)]*\)\.?")
+
+
+def _clean_warning(message: str) -> str:
+    """torch's warning text without the C++ source location it carries."""
+    return _TRIGGERED.sub("", message).strip()

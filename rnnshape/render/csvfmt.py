@@ -1,0 +1,37 @@
+"""The spreadsheet format: the parameter table, one row per named parameter, with a header."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from rnnshape.report import Report
+
+COLUMNS = [
+    "name", "layer", "direction", "shape", "numel", "gates",
+    "init_bound", "observed_min", "observed_max", "within_bound",
+]
+
+
+def render(report: Report) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for p in report.to_dict()["parameters"]:
+        writer.writerow(
+            [
+                p["name"], p["layer"], p["direction"],
+                "x".join(str(s) for s in p["shape"]),  # 80x10: one cell, no quoting needed
+                p["numel"], "|".join(p["gates"]), repr(p["init_bound"]),
+                _cell(p["observed_min"]), _cell(p["observed_max"]), _cell(p["within_bound"]),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""  # unavailable (meta device): empty, never a made-up number
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)

@@ -1,0 +1,141 @@
+"""The report laid out as titled tables of text, shared by the table and markdown formats.
+
+Deciding here what each section says keeps the two formats from drifting apart:
+they differ only in how a table is drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rnnshape.memory import format_bytes
+from rnnshape.report import Report, shape_text
+
+HELD, FAILED, SKIPPED = "✓", "✗", "—"
+
+
+@dataclass
+class Section:
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: set[int] = field(default_factory=set)  # column indexes to right-align
+    code: set[int] = field(default_factory=set)  # column indexes that hold code (markdown `spans`)
+    title_is_code: bool = False
+    lines: list[str] = field(default_factory=list)  # text after the table
+
+
+def sections(report: Report) -> list[Section]:
+    return [
+        module_section(report),
+        tensors_section(report),
+        h_n_rows_section(report),
+        relations_section(report),
+        parameters_section(report),
+        totals_section(report),
+        notes_section(report),
+    ]
+
+
+def mark(ok: bool | None) -> str:
+    return {True: HELD, False: FAILED, None: SKIPPED}[ok]
+
+
+def module_section(report: Report) -> Section:
+    spec = report.spec
+    if spec.mode == "rnn":
+        nonlinearity = spec.nonlinearity
+    else:
+        nonlinearity = "sigmoid gates, tanh candidate (fixed)"
+    D = spec.num_directions
+    rows = [
+        ["nonlinearity", nonlinearity],
+        ["dropout", f"{spec.dropout:g}" + (" (between layers, training only)" if spec.dropout else "")],
+        ["D", f"{D} ({'bidirectional' if D == 2 else 'unidirectional'})"],
+        ["layout", "unbatched" if spec.unbatched else ("batch_first" if spec.batch_first else "seq-first")],
+        ["device", report.observation.device],
+        ["dtype", spec.dtype],
+        ["seed", str(spec.seed)],
+    ]
+    # The title is the module as torch prints it; the rows are what that repr hides.
+    return Section(report.observation.module_repr, ["setting", "value"], rows, title_is_code=True)
+
+
+def tensors_section(report: Report) -> Section:
+    observed = report.observation.tensors
+    rows = []
+    for t in report.tensors:
+        seen = observed.get(t.name)
+        check = HELD if seen == t.shape else f"{FAILED} predicted {shape_text(t.shape)}"
+        rows.append([t.name, shape_text(seen), "(" + ", ".join(t.dims) + ")", t.meaning, check])
+    return Section("tensors", ["tensor", "shape", "dims", "meaning", "predicted"], rows, code={0, 1, 2})
+
+
+def h_n_rows_section(report: Report) -> Section:
+    states = "h_n and c_n" if report.spec.mode == "lstm" else "h_n"
+    last = report.spec.seq_len - 1
+    rows = [
+        [str(r.row), str(r.layer), r.direction, f"t = {last if r.direction == 'forward' else 0}"]
+        for r in report.h_n_rows
+    ]
+    columns = ["row", "layer", "direction", "last step it saw"]
+    return Section(f"{states} rows: row = layer * D + direction", columns, rows, numeric={0, 1})
+
+
+def relations_section(report: Report) -> Section:
+    held = report.observation.relations
+    rows = [[r.text, r.why, mark(held.get(r.name))] for r in report.relations]
+    return Section("output and h_n, checked on the real tensors", ["identity", "why", "held"], rows, code={0})
+
+
+def parameters_section(report: Report) -> Section:
+    H = report.spec.hidden_size
+    rows = []
+    for p in report.observation.parameters:
+        predicted = report.predicted_parameter(p.name)
+        gates = "|".join(predicted.gates) if predicted else ""
+        if predicted and predicted.kind == "weight_hr":
+            gates = "proj"
+        shape = shape_text(p.shape)
+        if predicted is None or predicted.shape != p.shape:
+            shape += f" {FAILED} predicted {shape_text(predicted.shape if predicted else None)}"
+        where = f"{predicted.layer} {predicted.direction}" if predicted else "?"
+        rows.append([p.name, where, shape, str(math.prod(p.shape)), gates, _number(p.min), _number(p.max), mark(p.within_bound)])
+    bound = 1.0 / math.sqrt(H)
+    title = f"parameters, drawn from U(-{bound:.4f}, {bound:.4f}): bound = 1/sqrt(hidden_size) = 1/sqrt({H})"
+    if report.spec.mode != "rnn":
+        title += f"; each gate is a block of {H} rows"
+    columns = ["parameter", "layer dir", "shape", "numel", "gates", "min", "max", "in bound"]
+    return Section(title, columns, rows, numeric={3, 5, 6}, code={0, 2})
+
+
+def totals_section(report: Report) -> Section:
+    symbols, substituted = report.count_formula
+    size = report.parameter_bytes
+    total = report.observed_total
+    check = HELD if total == report.predicted_total else f"{FAILED} formula gives {report.predicted_total}"
+    rows = [
+        ["parameters", f"{total} {check}"],
+        ["formula", symbols],
+        ["", substituted],
+        ["bytes", f"{size} ({format_bytes(size)}) in {report.spec.dtype}"],
+    ]
+    return Section("totals", ["", ""], rows, code={1})
+
+
+def notes_section(report: Report) -> Section:
+    failed = report.failed_checks
+    counted = len(report.checks)
+    skipped = sum(c.ok is None for c in report.checks)
+    if failed:
+        summary = f"{FAILED} {len(failed)} of {counted} checks failed"
+    else:
+        summary = f"{HELD} all {counted - skipped} checks held" + (f", {skipped} not checkable here" if skipped else "")
+    lines = [summary] + [f"{FAILED} {c.name}: predicted {c.predicted}, torch gave {c.observed}" for c in failed]
+    lines += [f"note: {n}" for n in report.notes]
+    return Section("checks and notes", [], [], lines=lines)
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

@@ -1,0 +1,60 @@
+"""The terminal format: the report's sections as Rich tables.
+
+The only module that imports rich (lazily, from render()), so the formats
+that do not draw tables never pay for it.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rnnshape.render.sections import Section, sections
+from rnnshape.report import Report
+
+
+def render(report: Report, *, width: int = 100, color: bool = False) -> str:
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    # Colour is decided by the caller (a terminal, NO_COLOR), never guessed from the buffer.
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+    )
+    for section in sections(report):
+        console.print(_draw(section))
+    return buffer.getvalue()
+
+
+def _draw(section: Section):  # -> a Rich renderable
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    if not section.columns:
+        text = Text(section.title, style="bold")
+        for line in section.lines:
+            text.append("\n" + line, style="red" if line.startswith("✗") else None)
+        return text
+    show_header = any(section.columns)
+    table = Table(
+        title=section.title,
+        title_justify="left",
+        title_style="bold",
+        box=box.SIMPLE_HEAD if show_header else box.SIMPLE,
+        show_header=show_header,
+        header_style="bold",
+        pad_edge=False,
+        min_width=len(section.title) + 1,  # a narrow table must not fold its own title
+    )
+    for i, name in enumerate(section.columns):
+        # The first column names things (weight_ih_l0_reverse): never break it.
+        table.add_column(name, justify="right" if i in section.numeric else "left", overflow="fold", no_wrap=i == 0)
+    for row in section.rows:
+        table.add_row(*(Text(cell, style="red" if "✗" in cell else None) for cell in row))
+    return table

@@ -1,0 +1,177 @@
+"""Report: prediction and observation side by side, and the checks that compare them.
+
+`Report.to_dict()` is the JSON contract; every renderer reads the Report and
+nothing else, so each number is computed once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from rnnshape import theory
+from rnnshape.errors import ExitStatus
+from rnnshape.probe import Observation
+from rnnshape.spec import RNNSpec
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison. ok is None when it could not be made (no values on meta)."""
+
+    name: str
+    ok: bool | None
+    predicted: str
+    observed: str
+
+
+@dataclass
+class Report:
+    spec: RNNSpec
+    observation: Observation
+    tensors: list[theory.TensorInfo] = field(init=False)
+    parameters: list[theory.ParameterInfo] = field(init=False)
+    relations: list[theory.Relation] = field(init=False)
+    checks: list[Check] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tensors = theory.tensors(self.spec)
+        self.parameters = theory.parameters(self.spec)
+        self.relations = theory.relations(self.spec)
+        self.checks = _compare(self)
+
+    # --- derived answers -------------------------------------------------
+    @property
+    def predicted_total(self) -> int:
+        return theory.total_parameters(self.spec)
+
+    @property
+    def observed_total(self) -> int:
+        return sum(math.prod(p.shape) for p in self.observation.parameters)
+
+    @property
+    def count_formula(self) -> tuple[str, str]:
+        return theory.count_formula(self.spec)
+
+    @property
+    def parameter_bytes(self) -> int:
+        return self.observed_total * theory.DTYPE_BYTES[self.spec.dtype]
+
+    @property
+    def h_n_rows(self) -> list[theory.HnRow]:
+        return theory.h_n_rows(self.spec)
+
+    @property
+    def notes(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for note in theory.notes(self.spec) + self.observation.notes:
+            seen.setdefault(note)
+        return list(seen)
+
+    @property
+    def failed_checks(self) -> list[Check]:
+        return [c for c in self.checks if c.ok is False]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_checks
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
+
+    def predicted_parameter(self, name: str) -> theory.ParameterInfo | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+    # --- the JSON contract ----------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        obs = self.observation
+        symbols, substituted = self.count_formula
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "config": self.spec.to_dict(),
+            "torch_version": obs.torch_version,
+            "module": obs.module_repr,
+            "tensors": {
+                t.name: {
+                    "shape": list(obs.tensors.get(t.name, ())),
+                    "dims": list(t.dims),
+                    "predicted_shape": list(t.shape),
+                    "meaning": t.meaning,
+                }
+                for t in self.tensors
+            },
+            "h_n_rows": [{"row": r.row, "layer": r.layer, "direction": r.direction} for r in self.h_n_rows],
+            "relations": [
+                {"name": r.name, "identity": r.text, "why": r.why, "held": obs.relations.get(r.name)}
+                for r in self.relations
+            ],
+            "parameters": [self._parameter_dict(p) for p in obs.parameters],
+            "total_parameters": self.observed_total,
+            "predicted_total_parameters": self.predicted_total,
+            "count_formula": symbols,
+            "count_formula_substituted": substituted,
+            "parameter_bytes": self.parameter_bytes,
+            "checks": {
+                "passed": sum(c.ok is True for c in self.checks),
+                "failed": len(self.failed_checks),
+                "skipped": sum(c.ok is None for c in self.checks),
+                "failures": [
+                    {"name": c.name, "predicted": c.predicted, "observed": c.observed} for c in self.failed_checks
+                ],
+            },
+            "notes": self.notes,
+            "ok": self.ok,
+        }
+
+    def _parameter_dict(self, p: Any) -> dict[str, Any]:
+        predicted = self.predicted_parameter(p.name)
+        return {
+            "name": p.name,
+            "shape": list(p.shape),
+            "numel": math.prod(p.shape),
+            "layer": predicted.layer if predicted else None,
+            "direction": predicted.direction if predicted else None,
+            "init_bound": theory.init_bound(self.spec),
+            "observed_min": p.min,
+            "observed_max": p.max,
+            "within_bound": p.within_bound,
+            "gates": list(predicted.gates) if predicted else [],
+            "predicted_shape": list(predicted.shape) if predicted else None,
+        }
+
+
+def shape_text(shape: tuple[int, ...] | None) -> str:
+    if shape is None:
+        return "missing"
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _compare(report: Report) -> list[Check]:
+    obs = report.observation
+    checks = []
+    for t in report.tensors:
+        seen = obs.tensors.get(t.name)
+        checks.append(Check(f"shape of {t.name}", seen == t.shape, shape_text(t.shape), shape_text(seen)))
+
+    observed = {p.name: p for p in obs.parameters}
+    predicted_names = [p.name for p in report.parameters]
+    checks.append(
+        Check("parameter names and order", predicted_names == list(observed), ", ".join(predicted_names), ", ".join(observed))
+    )
+    for p in report.parameters:
+        seen = observed.get(p.name)
+        checks.append(Check(f"shape of {p.name}", seen is not None and seen.shape == p.shape, shape_text(p.shape), shape_text(seen.shape if seen else None)))
+    for p in obs.parameters:
+        bound = theory.init_bound(report.spec)
+        drawn = "unavailable" if p.min is None else f"[{p.min!r}, {p.max!r}]"
+        checks.append(Check(f"{p.name} drawn within the init bound", p.within_bound, f"[-{bound!r}, {bound!r}]", drawn))
+
+    checks.append(Check("total parameters", report.predicted_total == report.observed_total, str(report.predicted_total), str(report.observed_total)))
+    for r in report.relations:
+        held = obs.relations.get(r.name)
+        checks.append(Check(r.name, held, r.text, {True: "held", False: "differs", None: "not checked"}[held]))
+    return checks
