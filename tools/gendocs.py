@@ -1,0 +1,108 @@
+"""Regenerate every output shown in README.md and docs/ from the tool itself.
+
+A Markdown file marks a generated block with a start comment and `<!-- end -->`:
+
+    <!-- gen: rnnshape inspect --layers 2 -->      the command's stdout, fenced as text
+    <!-- gen: rnnshape-raw inspect -f markdown --> its stdout pasted raw (it is Markdown)
+    <!-- gen: source docs/examples/api.py -->      a file's text, fenced in its language
+    <!-- gen: output docs/examples/api.py -->      what running that file prints
+
+    python tools/gendocs.py          rewrite the blocks in place
+    python tools/gendocs.py --check  exit 1 and name each stale block (CI runs this)
+
+Commands run in this process through Typer's CliRunner, at a fixed width and
+without colour, so the output is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before typer or rich are imported: fixed-width, colourless help and tables.
+os.environ["TERMINAL_WIDTH"] = "100"
+os.environ["COLUMNS"] = "100"
+os.environ["_TYPER_FORCE_DISABLE_TERMINAL"] = "1"
+os.environ["NO_COLOR"] = "1"
+
+import re  # noqa: E402
+import shlex  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCK = re.compile(r"(<!-- gen: (?P<kind>[\w-]+) (?P<arg>.*?) -->\n)(?P<body>.*?)(<!-- end -->)", re.S)
+LANGUAGES = {".py": "python", ".sh": "bash"}
+
+
+def documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def run_rnnshape(args: str) -> str:
+    from typer.testing import CliRunner
+
+    from rnnshape.cli import app
+
+    result = CliRunner().invoke(app, shlex.split(args), prog_name="rnnshape")
+    if result.exit_code not in (0, 1):
+        raise SystemExit(f"gendocs: `rnnshape {args}` exited {result.exit_code}: {result.stderr}")
+    return result.stdout
+
+
+def run_file(path: str) -> str:
+    env = dict(os.environ)
+    # The example scripts call `rnnshape` and `python`: the ones beside this interpreter.
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    command = ["bash", path] if path.endswith(".sh") else [sys.executable, path]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise SystemExit(f"gendocs: {path} exited {result.returncode}: {result.stderr}")
+    return result.stdout
+
+
+def fence(text: str, language: str = "text") -> str:
+    return f"```{language}\n{text.rstrip()}\n```\n"
+
+
+def generate(kind: str, arg: str) -> str:
+    if kind == "rnnshape":
+        return fence(_strip_trailing_spaces(run_rnnshape(arg)))
+    if kind == "rnnshape-raw":
+        return run_rnnshape(arg).rstrip() + "\n"
+    if kind == "source":
+        return fence((ROOT / arg).read_text(encoding="utf-8"), LANGUAGES.get(Path(arg).suffix, "text"))
+    if kind == "output":
+        return fence(run_file(arg))
+    raise SystemExit(f"gendocs: unknown block kind {kind!r}")
+
+
+def _strip_trailing_spaces(text: str) -> str:
+    # Rich pads table lines to their width; trailing blanks only make diffs noisy.
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def refresh(text: str) -> str:
+    return BLOCK.sub(lambda m: m.group(1) + generate(m["kind"], m["arg"]) + m.group(5), text)
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for path in documents():
+        old = path.read_text(encoding="utf-8")
+        new = refresh(old)
+        if new != old:
+            stale.append(path.relative_to(ROOT))
+            if not check:
+                path.write_text(new, encoding="utf-8")
+    if check and stale:
+        print("stale generated docs: " + ", ".join(map(str, stale)) + "; run: python tools/gendocs.py", file=sys.stderr)
+        return 1
+    verb = "would change" if check else "rewrote"
+    print(f"gendocs: {verb} {len(stale)} of {len(documents())} files" if stale else "gendocs: all generated blocks are current")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
