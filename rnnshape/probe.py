@@ -48,8 +48,31 @@ def import_torch() -> Any:
     return torch
 
 
-def observe(spec: RNNSpec) -> Observation:
-    """Build the module on spec.device in spec.dtype, run it once, and record the results."""
+@dataclass
+class Run:
+    """A built module, the dummy inputs it was fed, and what it returned: the raw torch objects."""
+
+    torch: Any
+    spec: RNNSpec
+    device: Any
+    module: Any
+    input: Any
+    h_0: Any
+    c_0: Any  # None unless lstm
+    output: Any
+    h_n: Any
+    c_n: Any  # None unless lstm
+    warnings: list[warnings.WarningMessage]
+
+    @property
+    def tensors(self) -> dict[str, Any]:
+        """input, h_0 (c_0), output, h_n (c_n): the names PyTorch's docs use."""
+        named = {"input": self.input, "h_0": self.h_0, "c_0": self.c_0, "output": self.output, "h_n": self.h_n, "c_n": self.c_n}
+        return {name: t for name, t in named.items() if t is not None}
+
+
+def run(spec: RNNSpec) -> Run:
+    """Build the module on spec.device in spec.dtype, seeded, in eval mode, and run the dummy input once."""
     torch = import_torch()
     device = _check_device(torch, spec.device)
     _check_memory(torch, spec, device)
@@ -63,37 +86,41 @@ def observe(spec: RNNSpec) -> Observation:
             rng_devices = [device.index or 0] if device.type == "cuda" else []
             with torch.random.fork_rng(devices=rng_devices), torch.no_grad():
                 torch.manual_seed(spec.seed)
-                module = module_cls(**_constructor_kwargs(spec), device=device, dtype=dtype)
+                module = module_cls(**constructor_kwargs(spec), device=device, dtype=dtype)
                 # eval(): dropout acts only in training, and a deterministic run keeps
                 # the output/h_n relations exact.
                 module.eval()
-                inputs = _dummy_inputs(torch, spec, device, dtype)
-                result = module(*inputs)
+                x, state_0 = _dummy_inputs(torch, spec, device, dtype)
+                output, state_n = module(x, state_0)
         except RuntimeError as exc:
             raise _environment_problem(torch, spec, exc) from None
 
-    output, state = result
-    h_n, c_n = state if spec.mode == "lstm" else (state, None)
-    shapes = {"input": inputs[0], "h_0": inputs[1][0] if spec.mode == "lstm" else inputs[1]}
-    if spec.mode == "lstm":
-        shapes["c_0"] = inputs[1][1]
-    shapes.update(output=output, h_n=h_n)
-    if c_n is not None:
-        shapes["c_n"] = c_n
+    lstm = spec.mode == "lstm"
+    h_0, c_0 = state_0 if lstm else (state_0, None)
+    h_n, c_n = state_n if lstm else (state_n, None)
+    return Run(torch, spec, device, module, x, h_0, c_0, output, h_n, c_n, list(caught))
 
-    has_values = device.type != "meta"
+
+def observe(spec: RNNSpec) -> Observation:
+    """Run the spec once and record shapes, parameter statistics and the output/h_n relations."""
+    ran = run(spec)
+    has_values = ran.device.type != "meta"
+    if has_values:
+        relations = _check_relations(ran.torch, spec, ran.output, ran.h_n)
+    else:
+        relations = {rel.name: None for rel in theory.relations(spec)}
     return Observation(
-        module_repr=repr(module),
-        torch_version=torch.__version__,
-        device=str(next(module.parameters()).device),
-        tensors={name: tuple(t.shape) for name, t in shapes.items()},
-        parameters=[_observe_parameter(torch, name, p, spec, has_values) for name, p in module.named_parameters()],
-        relations=_check_relations(torch, spec, output, h_n) if has_values else {r.name: None for r in theory.relations(spec)},
-        notes=_notes(spec, device, caught),
+        module_repr=repr(ran.module),
+        torch_version=ran.torch.__version__,
+        device=str(next(ran.module.parameters()).device),
+        tensors={name: tuple(t.shape) for name, t in ran.tensors.items()},
+        parameters=[_observe_parameter(ran.torch, name, p, spec, has_values) for name, p in ran.module.named_parameters()],
+        relations=relations,
+        notes=_notes(spec, ran.device, ran.warnings),
     )
 
 
-def _constructor_kwargs(spec: RNNSpec) -> dict[str, Any]:
+def constructor_kwargs(spec: RNNSpec) -> dict[str, Any]:
     # Keyword arguments only: a positional 8th argument to nn.GRU (9th to nn.RNN)
     # would silently become proj_size.
     kwargs: dict[str, Any] = dict(
