@@ -167,19 +167,39 @@ FormatOption = Annotated[
 ]
 
 
+SvgOption = Annotated[
+    Optional[str],
+    typer.Option("--svg", help="Also save the picture as an SVG file (for docs).", metavar="FILE", rich_help_panel=_OUTPUT),
+]
+
+
+def check_svg_path(path: Optional[str]) -> None:
+    """Refuse an unwritable --svg before any work is done."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK) or os.path.isdir(path):
+        raise SpecError("svg", f"cannot write {path!r} (its folder must exist and be writable)")
+
+
 @app.command()
 @spec_command
-def inspect(spec: RNNSpec, format: FormatOption = "table") -> int:
+def inspect(spec: RNNSpec, format: FormatOption = "table", svg: SvgOption = None) -> int:
     """Build the layer, run a dummy input, and show every shape, parameter and count torch produced.
 
     Example: rnnshape inspect --mode lstm --layers 2 --bidirectional
     """
     fmt = check_format(format)  # before torch: a bad --format costs nothing
+    check_svg_path(svg)
     from rnnshape.core import inspect as run_inspect
     from rnnshape.render import render
 
     report = run_inspect(spec)
     sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
+    if svg:
+        from rnnshape.render import table
+
+        table.save_svg(report, svg, title=f"rnnshape inspect: {report.observation.module_repr}")
     if not report.ok:
         failed = report.failed_checks
         sys.stderr.write(f"failed: {len(failed)} of {len(report.checks)} checks ({failed[0].name}, ...)\n")

@@ -13,22 +13,34 @@ from rnnshape.report import Report
 
 
 def render(report: Report, *, width: int = 100, color: bool = False) -> str:
+    console = _console(width, color)
+    for section in sections(report):
+        console.print(_draw(section))
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def save_svg(report: Report, path: str, *, width: int = 100, title: str = "rnnshape inspect") -> None:
+    """The same tables, in colour, as an SVG picture for docs (Rich records and exports)."""
+    console = _console(width, color=True, record=True)
+    for section in sections(report):
+        console.print(_draw(section))
+    console.save_svg(path, title=title)
+
+
+def _console(width: int, color: bool, record: bool = False):  # -> rich.console.Console
     from rich.console import Console
 
-    buffer = io.StringIO()
     # Colour is decided by the caller (a terminal, NO_COLOR), never guessed from the buffer.
-    console = Console(
-        file=buffer,
+    return Console(
+        file=io.StringIO(),
         width=width,
         force_terminal=color,
-        color_system="standard" if color else None,
+        color_system="truecolor" if record else ("standard" if color else None),
         no_color=not color,
         highlight=False,
         emoji=False,
+        record=record,
     )
-    for section in sections(report):
-        console.print(_draw(section))
-    return buffer.getvalue()
 
 
 def _draw(section: Section):  # -> a Rich renderable
