@@ -6,13 +6,14 @@ The only module that imports torch, and only inside functions, so that
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rnnshape import theory
-from rnnshape.errors import EnvironmentProblem
+from rnnshape.errors import EnvironmentProblem, SpecError
 from rnnshape.memory import available_bytes, format_bytes
 from rnnshape.spec import RNNSpec
 
@@ -73,6 +74,7 @@ class Run:
 
 def run(spec: RNNSpec) -> Run:
     """Build the module on spec.device in spec.dtype, seeded, in eval mode, and run the dummy input once."""
+    _check_size(spec)
     torch = import_torch()
     device = _check_device(torch, spec.device)
     _check_memory(torch, spec, device)
@@ -192,6 +194,28 @@ def _check_device(torch: Any, name: str) -> Any:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise EnvironmentProblem(f"--device {name}: MPS is not available on this machine")
     return device
+
+
+# torch builds and runs each layer and direction in Python: here about 25 s per
+# thousand layers even on meta, and far worse beyond. Real stacks have a handful.
+MAX_LAYER_DIRECTIONS = 1000
+_MAX_NUMEL = 2**63 - 1  # torch's sizes are int64
+
+
+def _check_size(spec: RNNSpec) -> None:
+    """Refuse what torch cannot index, or would take minutes to build, before it tries."""
+    if spec.num_layers * spec.num_directions > MAX_LAYER_DIRECTIONS:
+        raise EnvironmentProblem(
+            f"--layers {spec.num_layers}: torch builds and runs each layer and direction in Python, "
+            f"and {spec.num_layers * spec.num_directions} of them would take minutes; "
+            f"rnnshape runs at most {MAX_LAYER_DIRECTIONS}"
+        )
+    # Layers above the second repeat the second's shapes: two layers show the largest tensors.
+    two_layers = replace(spec, num_layers=min(spec.num_layers, 2))
+    largest = max([math.prod(t.shape) for t in theory.tensors(spec)] + [p.numel for p in theory.parameters(two_layers)])
+    if largest > _MAX_NUMEL:
+        field = max(("input_size", "hidden_size", "seq_len", "batch_size"), key=lambda f: getattr(spec, f))
+        raise SpecError(field, f"is too large: a tensor would have {largest} elements, more than torch's int64 sizes hold")
 
 
 def _check_memory(torch: Any, spec: RNNSpec, device: Any) -> None:

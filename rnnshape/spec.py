@@ -26,6 +26,7 @@ _DEVICE_RE = re.compile(r"^(cpu|meta|mps|cuda(:\d+)?)$")
 GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 # torch.manual_seed accepts any 64-bit pattern; negative seeds only alias positive ones.
 _MAX_SEED = 2**64 - 1
+_MAX_DEVICE_INDEX = 127
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ def _validate(spec: RNNSpec) -> None:
     _choice(spec, "dtype", DTYPES + tuple(_DTYPE_ALIASES))
     if not _DEVICE_RE.match(spec.device):
         raise SpecError("device", f"must be one of {DEVICE_SPELLINGS} (got {spec.device!r})")
+    if ":" in spec.device and int(spec.device.split(":")[1]) > _MAX_DEVICE_INDEX:
+        # torch keeps the index in an int8: cuda:128 would silently become cuda:-128.
+        raise SpecError("device", f"index must be 0..{_MAX_DEVICE_INDEX} (got {spec.device!r})")
 
     for name in ("bias", "batch_first", "bidirectional", "unbatched"):
         if not isinstance(getattr(spec, name), bool):

@@ -1,0 +1,87 @@
+"""torch is imported only when a layer is really built: help, version and refused
+flags are answered without it (design.md: validation happens before torch).
+
+Each case runs in a fresh interpreter, since this test process has torch loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Calls the Typer app as the console script does, then reports its exit code and
+# whether torch got imported, as the last line of stdout.
+DRIVER = r"""
+import json, sys
+from rnnshape.cli import app
+code = 0
+try:
+    app(sys.argv[1:], prog_name="rnnshape")
+except SystemExit as exc:
+    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+sys.stdout.flush()
+print("\nDRIVER " + json.dumps({"code": code, "torch": "torch" in sys.modules}))
+"""
+
+
+def drive(*args: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, *args],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.rstrip("\n").splitlines()[-1]
+    assert last.startswith("DRIVER "), proc.stdout
+    result = json.loads(last[len("DRIVER "):])
+    result["stderr"] = proc.stderr
+    return result
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["inspect", "--help"], ["--version"]],
+    ids=["--help", "inspect --help", "--version"],
+)
+def test_help_and_version_do_not_import_torch(args):
+    result = drive(*args)
+    assert result["code"] == 0, result["stderr"]
+    assert result["torch"] is False
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--hidden-size", "0"],
+        ["--mode", "lstm", "--nonlinearity", "relu"],
+        ["--format", "yaml"],
+        ["--dropout", "2"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_refused_flags_do_not_import_torch(args):
+    result = drive("inspect", *args)
+    assert result["code"] == 2
+    assert result["stderr"].startswith("error: ")
+    assert result["torch"] is False
+
+
+def test_positive_control_inspect_imports_torch():
+    """The driver can see torch: a real run must report it imported."""
+    result = drive("inspect", "-f", "json")
+    assert result["code"] == 0, result["stderr"]
+    assert result["torch"] is True
+
+
+def test_import_rnnshape_does_not_import_torch():
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, rnnshape; print('torch' in sys.modules)"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
