@@ -197,13 +197,92 @@ def inspect(spec: RNNSpec, format: FormatOption = "table", svg: SvgOption = None
     report = run_inspect(spec)
     sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
     if svg:
-        from rnnshape.render import table
+        from rnnshape.render import sections_of, table
 
-        table.save_svg(report, svg, title=f"rnnshape inspect: {report.observation.module_repr}")
+        table.save_svg(sections_of(report), svg, title=f"rnnshape inspect: {report.observation.module_repr}")
     if not report.ok:
         failed = report.failed_checks
         sys.stderr.write(f"failed: {len(failed)} of {len(report.checks)} checks ({failed[0].name}, ...)\n")
     return report.exit_status
+
+
+ToleranceOption = Optional[str]
+
+
+def _tolerance(field: str, text: Optional[str]) -> Optional[float]:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise SpecError(field, f"must be a number >= 0 (got {text!r})") from None
+
+
+@app.command()
+@spec_command
+def verify(
+    spec: RNNSpec,
+    atol: Annotated[ToleranceOption, typer.Option("--atol", metavar="A", help="Absolute tolerance [default: by dtype].", rich_help_panel=_OUTPUT)] = None,
+    rtol: Annotated[ToleranceOption, typer.Option("--rtol", metavar="R", help="Relative tolerance [default: by dtype].", rich_help_panel=_OUTPUT)] = None,
+    format: FormatOption = "table",
+    svg: SvgOption = None,
+) -> int:
+    """Check that the textbook equations, looped by hand on the module's own weights, give what torch gives.
+
+    Example: rnnshape verify --mode lstm --layers 2 --bidirectional --proj-size 5
+    """
+    fmt = check_format(format)
+    check_svg_path(svg)
+    atol_value, rtol_value = _tolerance("atol", atol), _tolerance("rtol", rtol)
+    from rnnshape.render import render, sections_of
+    from rnnshape.verify import verify as run_verify
+
+    report = run_verify(spec, atol=atol_value, rtol=rtol_value)
+    sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
+    if svg:
+        from rnnshape.render import table
+
+        table.save_svg(sections_of(report), svg, title=f"rnnshape verify: nn.{spec.module_name}")
+    if not report.ok:
+        d = report.first_divergence
+        where = f" first at layer {d.layer}, {d.direction}, time step {d.time_step}" if d else ""
+        sys.stderr.write(f"failed: nn.{spec.module_name} differs from its equations beyond atol={report.atol:g}, rtol={report.rtol:g};{where}\n")
+    return report.exit_status
+
+
+@app.command()
+@spec_command
+def code(spec: RNNSpec) -> int:
+    """Print a standalone Python script for this config: build it, run the explicit loop, compare.
+
+    Example: rnnshape code --mode gru --layers 2 > gru_by_hand.py && python gru_by_hand.py
+    """
+    from rnnshape.codegen import script
+
+    sys.stdout.write(script(spec))
+    return ExitStatus.OK
+
+
+@app.command()
+@spec_command
+def flow(spec: RNNSpec, svg: SvgOption = None) -> int:
+    """Draw the layer unrolled in time: which cells make output, which make h_n (and its rows).
+
+    Example: rnnshape flow --layers 3 --bidirectional --seq-len 4
+    """
+    check_svg_path(svg)
+    from rnnshape import flow as picture
+
+    width = _width()
+    if _color():
+        from rich.console import Console
+
+        Console(width=width, highlight=False, emoji=False).print(picture.flow_renderable(spec, width))
+    else:
+        sys.stdout.write(picture.flow_text(spec, width))
+    if svg:
+        picture.flow_svg(spec, svg, width=100)
+    return ExitStatus.OK
 
 
 def _color() -> bool:

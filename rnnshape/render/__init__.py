@@ -1,9 +1,15 @@
-"""One function per output format, Report -> str, dispatched in one place."""
+"""One function per output format, report -> str, dispatched in one place.
+
+Both report kinds (inspect's Report, verify's VerifyReport) offer to_dict(); the
+table and markdown formats draw the titled sections each kind lays out.
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from rnnshape.errors import SpecError
-from rnnshape.report import Report
 
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -15,20 +21,29 @@ def check_format(name: str) -> str:
     return fmt
 
 
-def render(report: Report, fmt: str, *, width: int = 100, color: bool = False) -> str:
+def sections_of(report: Any) -> list:
+    from rnnshape.report import Report
+
+    if isinstance(report, Report):
+        from rnnshape.render.sections import sections
+    else:
+        from rnnshape.render.verify_sections import sections
+    return sections(report)
+
+
+def render(report: Any, fmt: str, *, width: int = 100, color: bool = False) -> str:
     fmt = check_format(fmt)
+    if fmt == "json":
+        # ensure_ascii=False keeps the report's own words (✓, ×) readable; stdout is UTF-8.
+        return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        from rnnshape.render import csvfmt
+
+        return csvfmt.render(report)
     if fmt == "table":
         from rnnshape.render import table
 
-        return table.render(report, width=width, color=color)
-    if fmt == "json":
-        from rnnshape.render import jsonfmt
+        return table.render_sections(sections_of(report), width=width, color=color)
+    from rnnshape.render import markdown
 
-        return jsonfmt.render(report)
-    if fmt == "markdown":
-        from rnnshape.render import markdown
-
-        return markdown.render(report)
-    from rnnshape.render import csvfmt
-
-    return csvfmt.render(report)
+    return markdown.render_sections(sections_of(report))

@@ -14,6 +14,8 @@ COLUMNS = [
 
 
 def render(report: Report) -> str:
+    if not isinstance(report, Report):  # verify: one row per (tensor, layer, direction)
+        return _rows(report.to_dict()["comparisons"])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -35,3 +37,11 @@ def _cell(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value)
+
+
+def _rows(records: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(records[0]) if records else [], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: _cell(v) if not isinstance(v, (str, int)) or isinstance(v, bool) else v for k, v in r.items()} for r in records)
+    return buffer.getvalue()

@@ -7,7 +7,11 @@ from rnnshape.report import Report
 
 
 def render(report: Report) -> str:
-    return "\n".join(_section(s) for s in sections(report))
+    return render_sections(sections(report))
+
+
+def render_sections(parts: list[Section]) -> str:
+    return "\n".join(_section(s) for s in parts)
 
 
 def _section(section: Section) -> str:

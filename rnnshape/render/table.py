@@ -13,16 +13,20 @@ from rnnshape.report import Report
 
 
 def render(report: Report, *, width: int = 100, color: bool = False) -> str:
+    return render_sections(sections(report), width=width, color=color)
+
+
+def render_sections(parts: list[Section], *, width: int = 100, color: bool = False) -> str:
     console = _console(width, color)
-    for section in sections(report):
+    for section in parts:
         console.print(_draw(section))
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
-def save_svg(report: Report, path: str, *, width: int = 100, title: str = "rnnshape inspect") -> None:
+def save_svg(parts: list[Section], path: str, *, width: int = 100, title: str = "rnnshape") -> None:
     """The same tables, in colour, as an SVG picture for docs (Rich records and exports)."""
     console = _console(width, color=True, record=True)
-    for section in sections(report):
+    for section in parts:
         console.print(_draw(section))
     console.save_svg(path, title=title)
 
