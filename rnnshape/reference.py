@@ -1,0 +1,167 @@
+"""The equations of nn.RNN, nn.LSTM and nn.GRU, written out with plain tensor ops.
+
+`rnnshape verify` runs these on the module's own weights and compares them with
+what torch's fused kernels produced. They follow PyTorch's documentation of the
+three modules, in eval mode (dropout only acts in training). torch is imported
+inside functions only, so importing this module stays as cheap as the rest of
+rnnshape's core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from rnnshape.spec import RNNSpec
+from rnnshape.theory import DIRECTIONS
+
+# What one direction of one layer may hold; `bias_*` are absent with bias=False,
+# `weight_hr` (the LSTM projection) is present only with proj_size > 0.
+PARAMETER_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+
+
+@dataclass
+class ReferenceResult:
+    """What the equations give, in float64 unless another dtype was asked for."""
+
+    output: Any  # the top layer, laid out as the module lays it out (batch_first, unbatched)
+    h_n: Any  # (D*num_layers, N, H_out), no N for unbatched input
+    c_n: Any  # (D*num_layers, N, H_cell); None unless lstm
+    # Every layer's output, seq-first (L, N, D*H_out), so that a divergence can be
+    # traced to the lowest layer where it starts; N is 1 for unbatched input.
+    layer_outputs: list[Any]
+
+
+def forward(spec: RNNSpec, params: dict[str, Any], x: Any, h_0: Any, c_0: Any = None, *, dtype: Any = None) -> ReferenceResult:
+    """Run the layer `spec` describes by its equations.
+
+    params is dict(module.named_parameters()); x, h_0 and c_0 are laid out as the
+    module takes them (h_0/c_0 None means zeros, as in torch). Everything is
+    upcast to `dtype` (default float64) first, so that the reference is more exact
+    than the module it checks, whatever the module's own dtype.
+    """
+    return _forward(spec, params, x, h_0, c_0, dtype=dtype, cells=CELLS, time_steps=time_steps)
+
+
+def time_steps(seq_len: int, direction: str) -> range:
+    """The order a direction reads the sequence: the reverse one from the last step back."""
+    return range(seq_len - 1, -1, -1) if direction == "reverse" else range(seq_len)
+
+
+# --- one time step of each mode ------------------------------------------
+# x_proj is x_t W_ih^T + b_ih, already computed for every step; h and c are the
+# state after the previous step; w holds this layer and direction's parameters.
+
+
+def _hidden_projection(h: Any, w: dict[str, Any]) -> Any:
+    """h W_hh^T + b_hh: the only part of a step that depends on the previous state."""
+    projected = h @ w["weight_hh"].T
+    return projected + w["bias_hh"] if "bias_hh" in w else projected
+
+
+def rnn_cell(spec: RNNSpec, x_proj: Any, h: Any, c: Any, w: dict[str, Any]) -> tuple[Any, Any]:
+    pre_activation = x_proj + _hidden_projection(h, w)
+    return (pre_activation.tanh() if spec.nonlinearity == "tanh" else pre_activation.relu()), None
+
+
+def lstm_cell(spec: RNNSpec, x_proj: Any, h: Any, c: Any, w: dict[str, Any]) -> tuple[Any, Any]:
+    # torch stacks the gate rows as i, f, g, o (weight_ih_l[k] = W_ii|W_if|W_ig|W_io).
+    i, f, g, o = (x_proj + _hidden_projection(h, w)).chunk(4, dim=-1)
+    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+    c = f * c + i * g
+    h = o * c.tanh()
+    if "weight_hr" in w:
+        # proj_size > 0: h_t is projected down to H_out = proj_size; c_t is not.
+        h = h @ w["weight_hr"].T
+    return h, c
+
+
+def gru_cell(spec: RNNSpec, x_proj: Any, h: Any, c: Any, w: dict[str, Any]) -> tuple[Any, Any]:
+    # Rows stacked as r, z, n. The hidden projection cannot be summed with x_proj
+    # before chunking: r multiplies (W_hn h + b_hn) only, b_hn included, as in torch.
+    x_r, x_z, x_n = x_proj.chunk(3, dim=-1)
+    h_r, h_z, h_n = _hidden_projection(h, w).chunk(3, dim=-1)
+    r = (x_r + h_r).sigmoid()
+    z = (x_z + h_z).sigmoid()
+    n = (x_n + r * h_n).tanh()
+    return (1 - z) * n + z * h, None
+
+
+Cell = Callable[[RNNSpec, Any, Any, Any, dict], tuple[Any, Any]]
+CELLS: dict[str, Cell] = {"rnn": rnn_cell, "lstm": lstm_cell, "gru": gru_cell}
+
+
+def _forward(
+    spec: RNNSpec,
+    params: dict[str, Any],
+    x: Any,
+    h_0: Any,
+    c_0: Any,
+    *,
+    dtype: Any,
+    cells: dict[str, Cell],
+    time_steps: Callable[[int, str], range],
+) -> ReferenceResult:
+    """forward(), with the step equations and the time order as arguments.
+
+    Only the tests pass other ones: a deliberately wrong cell or order shows that
+    `verify` catches the difference. forward() itself always uses the right ones.
+    """
+    import torch
+
+    dtype = dtype or torch.float64
+    lstm = spec.mode == "lstm"
+    D, H, H_out = spec.num_directions, spec.hidden_size, spec.h_out
+
+    # Work seq-first and batched, (L, N, features), the layout the equations are
+    # written in; batch_first only ever concerns input and output, never the states.
+    x = x.to(dtype)
+    if spec.unbatched:
+        x = x.unsqueeze(1)
+    elif spec.batch_first:
+        x = x.transpose(0, 1)
+    seq_len, batch = x.shape[0], x.shape[1]
+
+    def initial(state: Any, size: int) -> Any:
+        if state is None:
+            return x.new_zeros(D * spec.num_layers, batch, size)
+        state = state.to(dtype)
+        return state.unsqueeze(1) if spec.unbatched else state
+
+    h_0 = initial(h_0, H_out)
+    c_0 = initial(c_0, H) if lstm else None
+    cell = cells[spec.mode]
+
+    layer_input, layer_outputs, h_n, c_n = x, [], [], []
+    for layer in range(spec.num_layers):
+        directions = []
+        for d, direction in enumerate(DIRECTIONS[:D]):
+            suffix = f"_l{layer}" + ("_reverse" if direction == "reverse" else "")
+            w = {kind: params[kind + suffix].to(dtype) for kind in PARAMETER_KINDS if kind + suffix in params}
+            # The input projection does not depend on the state, so every time step's
+            # is one matmul, done before the loop; only the recurrence needs the loop.
+            x_proj = layer_input @ w["weight_ih"].T
+            if "bias_ih" in w:
+                x_proj = x_proj + w["bias_ih"]
+            # Row layer*D + direction of h_0/h_n belongs to this layer and direction.
+            row = layer * D + d
+            h, c = h_0[row], (c_0[row] if lstm else None)
+            steps: list[Any] = [None] * seq_len
+            for t in time_steps(seq_len, direction):
+                h, c = cell(spec, x_proj[t], h, c, w)
+                steps[t] = h  # the reverse direction's output still sits at its own t
+            directions.append(torch.stack(steps))
+            h_n.append(h)
+            c_n.append(c)
+        # The next layer reads both directions side by side, forward first.
+        layer_input = torch.cat(directions, dim=-1)
+        layer_outputs.append(layer_input)
+
+    output, h_n_all = layer_input, torch.stack(h_n)
+    c_n_all = torch.stack(c_n) if lstm else None
+    if spec.unbatched:
+        output, h_n_all = output.squeeze(1), h_n_all.squeeze(1)
+        c_n_all = c_n_all.squeeze(1) if lstm else None
+    elif spec.batch_first:
+        output = output.transpose(0, 1)
+    return ReferenceResult(output, h_n_all, c_n_all, layer_outputs)

@@ -1,0 +1,245 @@
+"""verify: does torch compute what the equations say it computes?
+
+Runs the seeded module (probe.run), runs rnnshape.reference on the module's own
+weights, input and h_0/c_0, and compares output, h_n and c_n with allclose's rule
+|module - reference| <= atol + rtol * |reference|. Where they differ, it names the
+first place: the lowest layer, then direction, then time step in the order that
+direction reads the sequence. torch is imported only when verify() runs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from rnnshape import probe
+from rnnshape import reference as reference_module
+from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
+from rnnshape.report import SCHEMA_VERSION
+from rnnshape.spec import RNNSpec
+from rnnshape.theory import DIRECTIONS
+
+# (atol, rtol) per dtype of the module; the reference itself is float64.
+# float16/bfloat16 were measured with a hypothesis sweep over 3000 random configs
+# per dtype (every mode, 1-3 layers, bidirectional, proj_size, no bias, relu,
+# input/hidden 1-64, seq_len 1-30, batch 0-4; sweep in the verify work notes).
+# Measured: the smallest t with |module - reference| <= t + t*|reference| everywhere
+# was 0.0050 for float16 (largest |error| 0.0077) and 0.036 for bfloat16 (largest
+# |error| 0.061). The defaults leave about 4x (float16) and 2.8x (bfloat16) margin:
+# a half-precision layer is expected to be that far off, a wrong equation is not.
+DEFAULT_TOLERANCES: dict[str, tuple[float, float]] = {
+    "float32": (1e-5, 1e-5),
+    "float64": (1e-12, 1e-12),
+    "float16": (2e-2, 2e-2),
+    "bfloat16": (1e-1, 1e-1),
+}
+
+TENSORS = ("output", "h_n", "c_n")
+_LAYER_OF_PARAMETER = re.compile(r"_l(\d+)(?:_reverse)?$")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One (tensor, layer, direction): the largest errors and whether the tolerance held.
+
+    For "output", layer k is that layer's output (the module's own output for the
+    top layer, a module holding only layers 0..k below it); for "h_n"/"c_n", the row
+    layer*D + direction.
+    """
+
+    tensor: str
+    layer: int
+    direction: str
+    max_abs_error: float
+    max_rel_error: float  # relative to |reference|, where the reference is not 0
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where the module first leaves the tolerance, in the order torch computes."""
+
+    layer: int
+    direction: str
+    time_step: int  # index along L, whatever the layout
+    tensor: str
+
+
+@dataclass
+class VerifyReport:
+    spec: RNNSpec
+    atol: float
+    rtol: float
+    dtype: str
+    comparisons: list[Comparison]
+    first_divergence: Divergence | None
+    notes: list[str] = field(default_factory=list)
+    default_tolerance: bool = True  # neither atol nor rtol was given
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.comparisons)
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
+
+    @property
+    def max_abs_error(self) -> float:
+        return max((c.max_abs_error for c in self.comparisons), default=0.0)
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((c.max_rel_error for c in self.comparisons), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "config": self.spec.to_dict(),
+            "tolerance": {"atol": self.atol, "rtol": self.rtol, "dtype": self.dtype, "default": self.default_tolerance},
+            "comparisons": [asdict(c) for c in self.comparisons],
+            "max_abs_error": self.max_abs_error,
+            "max_rel_error": self.max_rel_error,
+            "first_divergence": asdict(self.first_divergence) if self.first_divergence else None,
+            "notes": list(self.notes),
+            "ok": self.ok,
+        }
+
+
+Reference = Callable[..., "reference_module.ReferenceResult"]
+
+
+def verify(spec: RNNSpec, *, atol: float | None = None, rtol: float | None = None, reference: Reference | None = None) -> VerifyReport:
+    """Compare the module spec describes with its equations; raise SpecError for a bad
+    tolerance, EnvironmentProblem where there are no values to compare.
+
+    `reference` (default rnnshape.reference.forward) takes (spec, params, x, h_0, c_0).
+    """
+    default_atol, default_rtol = DEFAULT_TOLERANCES[spec.dtype]
+    atol_used, rtol_used = _tolerance("atol", atol, default_atol), _tolerance("rtol", rtol, default_rtol)
+    if spec.device == "meta":
+        raise EnvironmentProblem("--device meta: values do not exist there, so there is nothing to verify; use --device cpu")
+
+    ran = probe.run(spec)
+    torch = ran.torch
+    # MPS has no float64; the reference runs on the CPU there, elsewhere beside the module.
+    on = torch.device("cpu") if ran.device.type == "mps" else ran.device
+    move = (lambda t: None if t is None else t.detach().to(on))  # noqa: E731
+    params = {name: move(p) for name, p in ran.module.named_parameters()}
+    with torch.no_grad():
+        expected = (reference or reference_module.forward)(spec, params, move(ran.input), move(ran.h_0), move(ran.c_0))
+        observed_layers = [*_lower_layer_outputs(ran), ran.output]
+
+    def compare(a: Any, b: Any) -> tuple[Any, Any, Any]:
+        a, b = move(a).to(b.dtype), b
+        error = (a - b).abs()
+        # not (error <= tolerance): a NaN counts as broken, as in allclose.
+        broken = ~(error <= atol_used + rtol_used * b.abs())
+        relative = torch.where(b != 0, error / b.abs(), torch.zeros_like(error))
+        return error, relative, broken
+
+    D, H_out = spec.num_directions, spec.h_out
+    comparisons: list[Comparison] = []
+    candidates: list[tuple[int, int, int, Divergence]] = []  # (layer, direction, order in time, where)
+    for k, observed in enumerate(observed_layers):
+        error, relative, broken = compare(_seq_first(spec, observed), expected.layer_outputs[k])
+        for d, direction in enumerate(DIRECTIONS[:D]):
+            half = slice(d * H_out, (d + 1) * H_out)
+            comparisons.append(_row("output", k, direction, error[..., half], relative[..., half], broken[..., half]))
+            # broken time steps, in the order this direction computes them
+            steps = [t for t, b in enumerate(broken[..., half].flatten(1).any(1).tolist()) if b]
+            if steps:
+                t = steps[-1] if direction == "reverse" else steps[0]
+                order = spec.seq_len - 1 - t if direction == "reverse" else t
+                candidates.append((k, d, order, Divergence(k, direction, t, "output")))
+
+    states = [("h_n", ran.h_n, expected.h_n)] + ([("c_n", ran.c_n, expected.c_n)] if spec.mode == "lstm" else [])
+    for name, observed, wanted in states:
+        error, relative, broken = compare(_states_batched(spec, observed), _states_batched(spec, wanted))
+        for k in range(spec.num_layers):
+            for d, direction in enumerate(DIRECTIONS[:D]):
+                row = k * D + d
+                comparisons.append(_row(name, k, direction, error[row], relative[row], broken[row]))
+                if broken[row].any():
+                    # a final state is the last step that direction computes
+                    last = 0 if direction == "reverse" else spec.seq_len - 1
+                    candidates.append((k, d, spec.seq_len, Divergence(k, direction, last, name)))
+
+    comparisons.sort(key=lambda c: TENSORS.index(c.tensor))  # stable: output rows, then h_n, then c_n
+    first = min(candidates, key=lambda c: c[:3])[3] if candidates else None
+    return VerifyReport(spec, atol_used, rtol_used, spec.dtype, comparisons, first, _notes(spec, ran), atol is None and rtol is None)
+
+
+def _tolerance(name: str, value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(name, f"must be a number >= 0 (got {value!r})")
+    if not (math.isfinite(value) and value >= 0):
+        raise SpecError(name, f"must be a number >= 0 (got {value})")
+    return float(value)
+
+
+def _row(tensor: str, layer: int, direction: str, error: Any, relative: Any, broken: Any) -> Comparison:
+    empty = error.numel() == 0  # an empty batch: nothing differs
+    return Comparison(
+        tensor,
+        layer,
+        direction,
+        0.0 if empty else float(error.max().item()),
+        0.0 if empty else float(relative.max().item()),
+        not bool(broken.any().item()),
+    )
+
+
+def _seq_first(spec: RNNSpec, output: Any) -> Any:
+    """output as (L, N, D*H_out), the layout of reference.layer_outputs."""
+    if spec.unbatched:
+        return output.unsqueeze(1)
+    return output.transpose(0, 1) if spec.batch_first else output
+
+
+def _states_batched(spec: RNNSpec, state: Any) -> Any:
+    return state.unsqueeze(1) if spec.unbatched else state
+
+
+def _lower_layer_outputs(ran: probe.Run) -> list[Any]:
+    """torch's own output of each layer below the top: layer k's is the output of a
+    module built with num_layers=k+1 that holds copies of the first k+1 layers' weights.
+
+    nn.RNN returns only its top layer's output, and a lower layer is where a wrong
+    equation first shows; above it the layers only pass the difference on.
+    """
+    torch, spec = ran.torch, ran.spec
+    state = ran.module.state_dict()
+    rows_per_layer = spec.num_directions
+    outputs = []
+    for k in range(spec.num_layers - 1):
+        kwargs = {**probe.constructor_kwargs(spec), "num_layers": k + 1}
+        with warnings.catch_warnings():
+            # dropout > 0 with one layer warns; the run is in eval mode, where it never acts.
+            warnings.simplefilter("ignore")
+            # Built on meta then emptied: no initial draw, so no random state is consumed.
+            module = getattr(torch.nn, spec.module_name)(**kwargs, device="meta", dtype=getattr(torch, spec.dtype))
+            module = module.to_empty(device=ran.device)
+        kept = {name: t for name, t in state.items() if int(_LAYER_OF_PARAMETER.search(name).group(1)) <= k}
+        module.load_state_dict(kept, strict=True)
+        module.eval()
+        rows = slice(0, (k + 1) * rows_per_layer)
+        state_0 = (ran.h_0[rows], ran.c_0[rows]) if spec.mode == "lstm" else ran.h_0[rows]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's warnings were already caught by probe.run
+            outputs.append(module(ran.input, state_0)[0])
+    return outputs
+
+
+def _notes(spec: RNNSpec, ran: probe.Run) -> list[str]:
+    notes = probe._notes(spec, ran.device, ran.warnings)
+    if spec.num_layers > 1:
+        notes.append("layers below the top are compared through torch modules holding only layers 0..k of these weights")
+    if spec.batch_size == 0 and not spec.unbatched:
+        notes.append("--batch-size 0: the batch is empty, so there is nothing to compare; every error is 0")
+    return notes
