@@ -95,7 +95,7 @@ def run(spec: RNNSpec) -> Run:
                 x, state_0 = _dummy_inputs(torch, spec, device, dtype)
                 output, state_n = module(x, state_0)
         except RuntimeError as exc:
-            raise _environment_problem(torch, spec, exc) from None
+            raise environment_problem(torch, spec, exc) from None
 
     lstm = spec.mode == "lstm"
     h_0, c_0 = state_0 if lstm else (state_0, None)
@@ -118,7 +118,7 @@ def observe(spec: RNNSpec) -> Observation:
         tensors={name: tuple(t.shape) for name, t in ran.tensors.items()},
         parameters=[_observe_parameter(ran.torch, name, p, spec, has_values) for name, p in ran.module.named_parameters()],
         relations=relations,
-        notes=_notes(spec, ran.device, ran.warnings),
+        notes=notes(spec, ran.device, ran.warnings),
     )
 
 
@@ -237,7 +237,7 @@ def _cuda_free_bytes(torch: Any, device: Any) -> int:
     return int(free)
 
 
-def _environment_problem(torch: Any, spec: RNNSpec, exc: RuntimeError) -> EnvironmentProblem:
+def environment_problem(torch: Any, spec: RNNSpec, exc: RuntimeError) -> EnvironmentProblem:
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or "can't allocate memory" in first_line:
         needed = theory.run_bytes(spec)
@@ -248,7 +248,7 @@ def _environment_problem(torch: Any, spec: RNNSpec, exc: RuntimeError) -> Enviro
 _ONEDNN_PROJ = "LSTM with projections is not supported with oneDNN"
 
 
-def _notes(spec: RNNSpec, device: Any, caught: list[warnings.WarningMessage]) -> list[str]:
+def notes(spec: RNNSpec, device: Any, caught: list[warnings.WarningMessage]) -> list[str]:
     """torch's warnings as notes; the oneDNN one stated every time, not just once.
 
     torch raises that warning once per process (TORCH_WARN_ONCE), so a second

@@ -139,7 +139,7 @@ def verify(spec: RNNSpec, *, atol: float | None = None, rtol: float | None = Non
     except RuntimeError as exc:
         # Out of memory is the machine's limit (exit 3), not a traceback; anything else is a bug to see.
         if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or "can't allocate memory" in str(exc):
-            raise probe._environment_problem(torch, spec, exc) from None
+            raise probe.environment_problem(torch, spec, exc) from None
         raise
 
     def compare(a: Any, b: Any) -> tuple[Any, Any, Any]:
@@ -279,7 +279,7 @@ def _lower_layer_outputs(ran: probe.Run) -> list[Any]:
 
 
 def _notes(spec: RNNSpec, ran: probe.Run) -> list[str]:
-    notes = probe._notes(spec, ran.device, ran.warnings)
+    notes = probe.notes(spec, ran.device, ran.warnings)
     if spec.num_layers > 1:
         notes.append("layers below the top are compared through torch modules holding only layers 0..k of these weights")
     if spec.batch_size == 0 and not spec.unbatched:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from rnnshape import theory
 from rnnshape.memory import format_bytes
 from rnnshape.report import Report, shape_text
 
@@ -102,7 +103,7 @@ def parameters_section(report: Report) -> Section:
             shape += f" {FAILED} predicted {shape_text(predicted.shape if predicted else None)}"
         where = f"{predicted.layer} {predicted.direction}" if predicted else "?"
         rows.append([p.name, where, shape, str(math.prod(p.shape)), gates, _number(p.min), _number(p.max), mark(p.within_bound)])
-    bound = 1.0 / math.sqrt(H)
+    bound = theory.init_bound(report.spec)  # one formula, in theory.py
     title = f"parameters, drawn from U(-{bound:.4f}, {bound:.4f}): bound = 1/sqrt(hidden_size) = 1/sqrt({H})"
     if report.spec.mode != "rnn":
         title += f"; each gate is a block of {H} rows"
