@@ -57,3 +57,19 @@ def test_generator_check_mode_fails_on_a_stale_block(tmp_path, monkeypatch):
     assert gendocs.main([]) == 0
     assert "rnnshape 0." in page.read_text(encoding="utf-8")
     assert gendocs.main(["--check"]) == 0
+
+
+def test_check_ignores_only_the_size_of_rounding_errors():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import gendocs
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    old = " output    0   forward     2.23e-08     1e-06   ✓\n ───────────\n h_0  (4, 3, 20)\n"
+    # Another CPU: other rounding errors, so other column widths.
+    assert gendocs.same_but_rounding(old, " output    0   forward     2.33e-08         9.06e-09   ✓\n ───────────────\n h_0  (4, 3, 20)\n")
+    # Anything else that changes is stale: a shape, a verdict, a plain number.
+    assert not gendocs.same_but_rounding(old, old.replace("(4, 3, 20)", "(4, 3, 21)"))
+    assert not gendocs.same_but_rounding(old, old.replace("✓", "✗"))
+    assert not gendocs.same_but_rounding(old, old.replace("forward", "reverse"))
+    assert not gendocs.same_but_rounding("bound 0.2236\n", "bound 0.2237\n")
