@@ -16,7 +16,7 @@ import sys
 from typing import Annotated, Any, Callable, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 try:  # typer >= 0.2x vendors click privately; older typer depends on click itself
     from typer._click import exceptions as click_exceptions
@@ -38,14 +38,86 @@ def _error(message: str) -> None:
     sys.stderr.write(f"error: {' '.join(message.split())}\n")
 
 
+class _TextAsIs:
+    """Coercion for text and flag options: click already delivers a str or bool (or None), keep it.
+
+    typer >= 0.2x coerces every value through a pydantic TypeAdapter, and
+    importing pydantic to turn a str into the same str costs about 50 ms of every
+    run, a third of a refused flag's whole time. rnnshape parses its own text
+    (spec.py), so these options skip that step.
+    """
+
+    def coerce(self, value: Any, param: Any = None, ctx: Any = None) -> Any:
+        return value
+
+
+def _skip_coercion(param: Any) -> Any:
+    descriptor = getattr(param, "type_descriptor", None)
+    if (
+        getattr(param, "_runtime_param", False) is None  # older typer: no such step
+        and getattr(descriptor, "annotation", None) in (str, Optional[str], bool)
+        and param.nargs == 1
+        and not getattr(param, "multiple", False)
+    ):
+        param._runtime_param = _TextAsIs()
+    return param
+
+
+def _skip_text_coercion(group: Any) -> None:
+    for command in getattr(group, "commands", {}).values():
+        for param in command.params:
+            _skip_coercion(param)
+
+
+def _format_options_by_panel(command: Any, ctx: Any, formatter: Any) -> None:
+    """Options grouped under their panel (Layer, Dummy run, Output), in click's plain layout.
+
+    Plain, not typer's Rich panels: those import rich's table, panel and
+    markdown machinery, doubling the time `--help` takes.
+    """
+    panels: dict[str, list[tuple[str, str]]] = {}
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record:
+            panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
+    for title, rows in panels.items():
+        with formatter.section(title):
+            formatter.write_dl(rows, col_max=36)  # `--bidirectional / --unidirectional` on one line
+
+
+class RnnshapeCommand(TyperCommand):
+    def get_help_option(self, ctx: Any) -> Any:
+        # click makes --help per call, outside `params`: it gets the same shortcut.
+        return _skip_coercion(super().get_help_option(ctx))
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        _format_options_by_panel(self, ctx, formatter)
+
+
 class RnnshapeGroup(TyperGroup):
     """Typer's group, with click's usage errors reworded as one `error:` line and exit 2."""
 
+    def get_help_option(self, ctx: Any) -> Any:
+        return _skip_coercion(super().get_help_option(ctx))
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        _format_options_by_panel(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Each command's whole first sentence, not click's 45-character cut.
+        rows = [(name, command.get_short_help_str(limit=200)) for name, command in self.commands.items() if not command.hidden]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        _skip_text_coercion(self)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click_exceptions.NoArgsIsHelpError:
-            code = ExitStatus.OK  # the help is already printed; asking for it is no error
+        except click_exceptions.NoArgsIsHelpError as exc:
+            # Bare `rnnshape`: the help, on stdout, and no error.
+            sys.stdout.write(exc.ctx.get_help() + "\n")
+            code = ExitStatus.OK
         except click_exceptions.UsageError as exc:
             message = exc.format_message().rstrip(".")
             _error(message[:1].lower() + message[1:])
@@ -65,8 +137,9 @@ class RnnshapeGroup(TyperGroup):
 app = typer.Typer(
     cls=RnnshapeGroup,
     add_completion=False,
+    rich_markup_mode=None,
     no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     help="What PyTorch's nn.RNN, nn.LSTM and nn.GRU really take, produce and hold.",
 )
 
@@ -182,11 +255,12 @@ def check_svg_path(path: Optional[str]) -> None:
         raise SpecError("svg", f"cannot write {path!r} (its folder must exist and be writable)")
 
 
-@app.command()
+@app.command(cls=RnnshapeCommand)
 @spec_command
 def inspect(spec: RNNSpec, format: FormatOption = "table", svg: SvgOption = None) -> int:
     """Build the layer, run a dummy input, and show every shape, parameter and count torch produced.
 
+    \b
     Example: rnnshape inspect --mode lstm --layers 2 --bidirectional
     """
     fmt = check_format(format)  # before torch: a bad --format costs nothing
@@ -218,7 +292,7 @@ def _tolerance(field: str, text: Optional[str]) -> Optional[float]:
         raise SpecError(field, f"must be a number >= 0 (got {text!r})") from None
 
 
-@app.command()
+@app.command(cls=RnnshapeCommand)
 @spec_command
 def verify(
     spec: RNNSpec,
@@ -229,6 +303,7 @@ def verify(
 ) -> int:
     """Check that the textbook equations, looped by hand on the module's own weights, give what torch gives.
 
+    \b
     Example: rnnshape verify --mode lstm --layers 2 --bidirectional --proj-size 5
     """
     fmt = check_format(format)
@@ -250,11 +325,12 @@ def verify(
     return report.exit_status
 
 
-@app.command()
+@app.command(cls=RnnshapeCommand)
 @spec_command
 def code(spec: RNNSpec) -> int:
     """Print a standalone Python script for this config: build it, run the explicit loop, compare.
 
+    \b
     Example: rnnshape code --mode gru --layers 2 > gru_by_hand.py && python gru_by_hand.py
     """
     from rnnshape.codegen import script
@@ -263,11 +339,12 @@ def code(spec: RNNSpec) -> int:
     return ExitStatus.OK
 
 
-@app.command()
+@app.command(cls=RnnshapeCommand)
 @spec_command
 def flow(spec: RNNSpec, svg: SvgOption = None) -> int:
     """Draw the layer unrolled in time: which cells make output, which make h_n (and its rows).
 
+    \b
     Example: rnnshape flow --layers 3 --bidirectional --seq-len 4
     """
     check_svg_path(svg)
