@@ -1,12 +1,17 @@
-"""How much memory this machine has free, and bytes written for people.
+"""How much memory this machine has free, the guard that refuses a run that
+cannot fit, and bytes written for and read from people.
 
-No torch here: the CPU figure comes from the operating system, so a refusal
-can be decided (and later, in issue-4 style guards, answered) cheaply.
+No torch here: the CPU figure comes from the operating system, so a run too
+big for this machine is refused before torch is even imported.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
+
+from rnnshape.errors import EnvironmentProblem, SpecError
 
 
 def available_bytes() -> int | None:
@@ -32,3 +37,52 @@ def format_bytes(n: int) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+# SI units are powers of 1000 (2GB = 2e9 bytes), IEC ones of 1024 (2GiB); a bare
+# K/M/G/T is read as IEC, as docker's --memory and ulimit do.
+_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+    "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40,
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)(?:e(\d+))?\s*([a-z]*)\s*$", re.I)
+
+
+def parse_bytes(text: str, field: str = "max_memory") -> int:
+    """'2GB' -> 2000000000, '512MiB' -> 536870912, '1e9' -> 1000000000; SpecError otherwise."""
+    match = _SIZE.match(str(text))
+    unit = match.group(3).lower() if match else None
+    if not match or unit not in _UNITS:
+        raise SpecError(field, f"must be a size such as 2GB, 512MiB or 1000000 bytes (got {text!r})")
+    value = float(match.group(1)) * 10 ** int(match.group(2) or 0) * _UNITS[unit]
+    if not math.isfinite(value) or value < 1:
+        raise SpecError(field, f"must be at least 1 byte (got {text!r})")
+    return int(value)
+
+
+def refuse_if_too_big(
+    needed: int,
+    *,
+    device: str,
+    available: int | None,
+    max_memory: int | None,
+    what: str = "this run",
+    hint: str = "use --device meta for shapes without memory",
+) -> None:
+    """Exit 3 with the estimate, what is available (or allowed), and the way out.
+
+    Decided before anything is allocated: an OOM kill has no message, and a run
+    that only fits by swapping takes minutes to answer what meta answers at once.
+    """
+    if max_memory is not None and needed > max_memory:
+        raise EnvironmentProblem(
+            f"--max-memory: {what} needs about {format_bytes(needed)} ({needed} bytes), "
+            f"more than the {format_bytes(max_memory)} ({max_memory} bytes) allowed; {hint}"
+        )
+    if available is not None and needed > available:
+        raise EnvironmentProblem(
+            f"--device {device}: {what} needs about {format_bytes(needed)} ({needed} bytes) "
+            f"but {format_bytes(available)} is available; {hint}"
+        )

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rnnshape import theory
+from rnnshape import cost, theory
 from rnnshape.errors import EnvironmentProblem, SpecError
-from rnnshape.memory import available_bytes, format_bytes
+from rnnshape.memory import available_bytes, format_bytes, refuse_if_too_big
 from rnnshape.spec import RNNSpec
 
 
@@ -32,12 +32,30 @@ class ObservedParameter:
 @dataclass
 class Observation:
     module_repr: str
-    torch_version: str
+    torch_version: str | None
     device: str
     tensors: dict[str, tuple[int, ...]]
     parameters: list[ObservedParameter]
     relations: dict[str, bool | None]  # relation name -> held? (None: no values to compare)
     notes: list[str] = field(default_factory=list)
+    ran: bool = True  # False: nothing was run (--no-run); every field above is the formulas' word
+
+
+def unobserved(spec: RNNSpec) -> Observation:
+    """What --no-run reports: theory's shapes, no values, no torch.
+
+    Shaped like a real Observation so that every format lays it out the same
+    way; `ran=False` makes Report skip every check and say so.
+    """
+    return Observation(
+        module_repr=theory.constructor_text(spec),
+        torch_version=None,
+        device=spec.device,
+        tensors={t.name: t.shape for t in theory.tensors(spec)},
+        parameters=[ObservedParameter(p.name, p.shape, None, None, None) for p in theory.parameters(spec)],
+        relations={r.name: None for r in theory.relations(spec)},
+        ran=False,
+    )
 
 
 def import_torch() -> Any:
@@ -74,12 +92,20 @@ class Run:
         return {name: t for name, t in named.items() if t is not None}
 
 
-def run(spec: RNNSpec) -> Run:
-    """Build the module on spec.device in spec.dtype, seeded, in eval mode, and run the dummy input once."""
+def run(spec: RNNSpec, *, max_memory: int | None = None) -> Run:
+    """Build the module on spec.device in spec.dtype, seeded, in eval mode, and run the dummy input once.
+
+    Refuses (EnvironmentProblem) a run that would need more than the device has
+    free or than `max_memory` bytes, before allocating anything.
+    """
     _check_size(spec)
+    if not spec.device.startswith(("cuda", "meta")):
+        # cpu and mps (unified memory): decided from the OS, before torch's import.
+        refuse_if_too_big(theory.run_bytes(spec), device=spec.device, available=available_bytes(), max_memory=max_memory)
     torch = import_torch()
     device = _check_device(torch, spec.device)
-    _check_memory(torch, spec, device)
+    if device.type == "cuda":
+        refuse_if_too_big(theory.run_bytes(spec), device=spec.device, available=_cuda_free_bytes(torch, device), max_memory=max_memory)
     dtype = getattr(torch, spec.dtype)
     module_cls = getattr(torch.nn, spec.module_name)
 
@@ -89,13 +115,19 @@ def run(spec: RNNSpec) -> Run:
             # fork_rng: seeding must not disturb the caller's own random state.
             rng_devices = [device.index or 0] if device.type == "cuda" else []
             with torch.random.fork_rng(devices=rng_devices), torch.no_grad():
-                torch.manual_seed(spec.seed)
+                if device.type in ("cpu", "meta"):
+                    # The CPU generator is the one that draws here; torch.manual_seed would
+                    # also format stack traces for CUDA/XPU/MTIA's lazy seeding, about 1 ms
+                    # a call: a second of a 1000-row sweep.
+                    torch.random.default_generator.manual_seed(spec.seed)
+                else:
+                    torch.manual_seed(spec.seed)
                 module = module_cls(**constructor_kwargs(spec), device=device, dtype=dtype)
                 # eval(): dropout acts only in training, and a deterministic run keeps
                 # the output/h_n relations exact.
                 module.eval()
                 x, state_0 = _dummy_inputs(torch, spec, device, dtype)
-                output, state_n = _forward(torch, module, x, state_0, device)
+                output, state_n = _forward(torch, spec, module, x, state_0, device)
         except RuntimeError as exc:
             raise environment_problem(torch, spec, exc) from None
 
@@ -105,9 +137,9 @@ def run(spec: RNNSpec) -> Run:
     return Run(torch, spec, device, module, x, h_0, c_0, output, h_n, c_n, list(caught))
 
 
-def observe(spec: RNNSpec) -> Observation:
+def observe(spec: RNNSpec, *, max_memory: int | None = None) -> Observation:
     """Run the spec once and record shapes, parameter statistics and the output/h_n relations."""
-    ran = run(spec)
+    ran = run(spec, max_memory=max_memory)
     has_values = ran.device.type != "meta"
     if has_values:
         relations = _check_relations(ran.torch, spec, ran.output, ran.h_n)
@@ -124,7 +156,22 @@ def observe(spec: RNNSpec) -> Observation:
     )
 
 
-def _forward(torch: Any, module: Any, x: Any, state_0: Any, device: Any) -> tuple[Any, Any]:
+# Below this many multiply-accumulates a forward is over in a millisecond on one
+# thread, and a second thread only adds OpenMP's synchronisation: on a busy
+# 2-core machine a 5-layer LSTM's dummy run took 470 ms on two threads, 0.3 ms on one.
+_ONE_THREAD_MACS = 10**8
+
+
+def _forward(torch: Any, spec: RNNSpec, module: Any, x: Any, state_0: Any, device: Any) -> tuple[Any, Any]:
+    if device.type == "cpu":
+        if cost.total_macs(spec) >= _ONE_THREAD_MACS:
+            return module(x, state_0)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return module(x, state_0)
+        finally:
+            torch.set_num_threads(threads)  # the caller's setting, as it was
     if device.type != "meta":
         return module(x, state_0)
     try:
@@ -281,20 +328,6 @@ def _check_size(spec: RNNSpec) -> None:
     if largest > _MAX_NUMEL:
         field = max(("input_size", "hidden_size", "seq_len", "batch_size"), key=lambda f: getattr(spec, f))
         raise SpecError(field, f"is too large: a tensor would have {largest} elements, more than torch's int64 sizes hold")
-
-
-def _check_memory(torch: Any, spec: RNNSpec, device: Any) -> None:
-    """Refuse a run that cannot fit, before torch touches the memory (an OOM kill has no message)."""
-    if device.type == "meta":
-        return
-    needed = theory.run_bytes(spec)
-    available = _cuda_free_bytes(torch, device) if device.type == "cuda" else available_bytes()
-    if available is not None and needed > available:
-        raise EnvironmentProblem(
-            f"--device {spec.device}: this run needs about {format_bytes(needed)} "
-            f"({needed} bytes) but {format_bytes(available)} is available; "
-            "use --device meta for shapes without memory"
-        )
 
 
 def _cuda_free_bytes(torch: Any, device: Any) -> int:

@@ -10,12 +10,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnshape import theory
+from rnnshape import cost, theory
 from rnnshape.errors import ExitStatus
 from rnnshape.probe import Observation
 from rnnshape.spec import RNNSpec
 
 SCHEMA_VERSION = 1
+NOT_RUN_NOTE = "--no-run: predicted from the formulas alone; torch was not imported and nothing was observed or checked"
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,15 @@ class Report:
         return theory.h_n_rows(self.spec)
 
     @property
+    def ran(self) -> bool:
+        """False for --no-run: shapes and counts are the formulas', nothing was observed."""
+        return self.observation.ran
+
+    @property
     def notes(self) -> list[str]:
         seen: dict[str, None] = {}
-        for note in theory.notes(self.spec) + self.observation.notes:
+        own = [] if self.ran else [NOT_RUN_NOTE]
+        for note in own + theory.notes(self.spec) + self.observation.notes:
             seen.setdefault(note)
         return list(seen)
 
@@ -93,8 +100,9 @@ class Report:
         return {
             "schema_version": SCHEMA_VERSION,
             "config": self.spec.to_dict(),
+            "observed": self.ran,
             "torch_version": obs.torch_version,
-            "module": obs.module_repr,
+            "module": obs.module_repr if self.ran else None,
             "tensors": {
                 t.name: {
                     "shape": list(obs.tensors.get(t.name, ())),
@@ -115,6 +123,7 @@ class Report:
             "count_formula": symbols,
             "count_formula_substituted": substituted,
             "parameter_bytes": self.parameter_bytes,
+            "cost": cost.cost_dict(self.spec),
             "checks": {
                 "passed": sum(c.ok is True for c in self.checks),
                 "failed": len(self.failed_checks),
@@ -140,6 +149,8 @@ class Report:
             "observed_max": p.max,
             "within_bound": p.within_bound,
             "gates": list(predicted.gates) if predicted else [],
+            "bytes": math.prod(p.shape) * theory.DTYPE_BYTES[self.spec.dtype],
+            **dict(zip(("macs", "adds"), cost.parameter_costs(self.spec, predicted) if predicted else (None, None))),
             "predicted_shape": list(predicted.shape) if predicted else None,
         }
 
@@ -151,6 +162,13 @@ def shape_text(shape: tuple[int, ...] | None) -> str:
 
 
 def _compare(report: Report) -> list[Check]:
+    checks = _comparisons(report)
+    if not report.ran:  # nothing observed: every comparison would be theory against itself
+        return [Check(c.name, None, c.predicted, "not run") for c in checks]
+    return checks
+
+
+def _comparisons(report: Report) -> list[Check]:
     obs = report.observation
     checks = []
     for t in report.tensors:

@@ -78,6 +78,18 @@ def init_bound(spec: RNNSpec) -> float:
     return 1.0 / math.sqrt(spec.hidden_size)
 
 
+def constructor_text(spec: RNNSpec) -> str:
+    """The constructor call that builds this layer, with the arguments that differ from torch's defaults."""
+    args = [str(spec.input_size), str(spec.hidden_size)]
+    defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False,
+                "proj_size": 0, "nonlinearity": "tanh"}
+    for name, default in defaults.items():
+        value = getattr(spec, name)
+        if value != default:
+            args.append(f"{name}={value!r}")
+    return f"nn.{spec.module_name}({', '.join(args)})"
+
+
 def tensors(spec: RNNSpec) -> list[TensorInfo]:
     """input, h_0 (c_0), output, h_n (c_n) with their shapes and dimension names."""
     L, N, H_in, H_out = spec.seq_len, spec.batch_size, spec.input_size, spec.h_out

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from rnnshape import probe, theory
 from rnnshape import reference as reference_module
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
-from rnnshape.memory import available_bytes, format_bytes
+from rnnshape.memory import available_bytes, refuse_if_too_big
 from rnnshape.report import SCHEMA_VERSION
 from rnnshape.spec import RNNSpec
 from rnnshape.theory import DIRECTIONS
@@ -114,7 +114,14 @@ class VerifyReport:
 Reference = Callable[..., "reference_module.ReferenceResult"]
 
 
-def verify(spec: RNNSpec, *, atol: float | None = None, rtol: float | None = None, reference: Reference | None = None) -> VerifyReport:
+def verify(
+    spec: RNNSpec,
+    *,
+    atol: float | None = None,
+    rtol: float | None = None,
+    reference: Reference | None = None,
+    max_memory: int | None = None,
+) -> VerifyReport:
     """Compare the module spec describes with its equations; raise SpecError for a bad
     tolerance, EnvironmentProblem where there are no values to compare.
 
@@ -124,9 +131,9 @@ def verify(spec: RNNSpec, *, atol: float | None = None, rtol: float | None = Non
     atol_used, rtol_used = _tolerance("atol", atol, default_atol), _tolerance("rtol", rtol, default_rtol)
     if spec.device == "meta":
         raise EnvironmentProblem("--device meta: values do not exist there, so there is nothing to verify; use --device cpu")
-    _check_memory(spec)
+    _check_memory(spec, max_memory)
 
-    ran = probe.run(spec)
+    ran = probe.run(spec, max_memory=max_memory)
     torch = ran.torch
     # MPS has no float64; the reference runs on the CPU there, elsewhere beside the module.
     on = torch.device("cpu") if ran.device.type == "mps" else ran.device
@@ -198,21 +205,22 @@ def verify_bytes(spec: RNNSpec) -> int:
     return 8 * in_float64 + theory.run_bytes(spec)
 
 
-def _check_memory(spec: RNNSpec) -> None:
+def _check_memory(spec: RNNSpec, max_memory: int | None) -> None:
     """Refuse, before anything is allocated, a verify the machine cannot hold: an OOM kill has no message.
 
-    Only where the reference runs in this machine's memory (cpu; mps, whose float64
-    is missing, runs it on the cpu); on CUDA probe.run checks the module's share.
+    The machine's memory counts only where the reference runs in it (cpu; mps,
+    whose float64 is missing, runs it on the cpu); on CUDA probe.run checks the
+    module's share. --max-memory bounds the whole of it everywhere.
     """
-    if not spec.device.startswith(("cpu", "mps")):
-        return
-    needed = theory.run_bytes(spec) + verify_bytes(spec)
-    available = available_bytes()
-    if available is not None and needed > available:
-        raise EnvironmentProblem(
-            f"--device {spec.device}: verify needs about {format_bytes(needed)} ({needed} bytes; the reference "
-            f"runs in float64) but {format_bytes(available)} is available; use a smaller --seq-len or --batch-size"
-        )
+    in_host = spec.device.startswith(("cpu", "mps"))
+    refuse_if_too_big(
+        theory.run_bytes(spec) + verify_bytes(spec),
+        device=spec.device,
+        available=available_bytes() if in_host else None,
+        max_memory=max_memory,
+        what="verify (the reference runs in float64)",
+        hint="use a smaller --seq-len or --batch-size",
+    )
 
 
 def _tolerance(name: str, value: Any, default: float) -> float:

@@ -10,6 +10,8 @@ from rnnshape.report import Report
 COLUMNS = [
     "name", "layer", "direction", "shape", "numel", "gates",
     "init_bound", "observed_min", "observed_max", "within_bound",
+    "bytes", "macs", "adds",  # per forward: what this parameter takes part in (rnnshape.cost)
+    "observed",  # false under --no-run: the row is the formulas' alone
 ]
 
 
@@ -26,6 +28,7 @@ def render(report: Report) -> str:
                 "x".join(str(s) for s in p["shape"]),  # 80x10: one cell, no quoting needed
                 p["numel"], "|".join(p["gates"]), repr(p["init_bound"]),
                 _cell(p["observed_min"]), _cell(p["observed_max"]), _cell(p["within_bound"]),
+                p["bytes"], _cell(p["macs"]), _cell(p["adds"]), _cell(report.ran),
             ]
         )
     return buffer.getvalue()
@@ -36,7 +39,7 @@ def _cell(value: object) -> str:
         return ""  # unavailable (meta device): empty, never a made-up number
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value)
+    return repr(value)  # a float's every digit; an int as itself
 
 
 def _rows(records: list[dict]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from rnnshape import theory
+from rnnshape import cost, theory
 from rnnshape.memory import format_bytes
 from rnnshape.report import Report, shape_text
 
@@ -25,6 +25,7 @@ class Section:
     code: set[int] = field(default_factory=set)  # column indexes that hold code (markdown `spans`)
     title_is_code: bool = False
     lines: list[str] = field(default_factory=list)  # text after the table
+    keep_whole: set[int] = field(default_factory=set)  # column indexes never wrapped (shapes, numbers)
 
 
 def sections(report: Report) -> list[Section]:
@@ -35,6 +36,7 @@ def sections(report: Report) -> list[Section]:
         relations_section(report),
         parameters_section(report),
         totals_section(report),
+        cost_section(report),
         notes_section(report),
     ]
 
@@ -50,7 +52,8 @@ def module_section(report: Report) -> Section:
     else:
         nonlinearity = "sigmoid gates, tanh candidate (fixed)"
     D = spec.num_directions
-    rows = [
+    rows = [] if report.ran else [["answer", "predicted from the formulas (--no-run): nothing was run or observed"]]
+    rows += [
         ["nonlinearity", nonlinearity],
         ["dropout", f"{spec.dropout:g}" + (" (between layers, training only)" if spec.dropout else "")],
         ["D", f"{D} ({'bidirectional' if D == 2 else 'unidirectional'})"],
@@ -69,6 +72,8 @@ def tensors_section(report: Report) -> Section:
     for t in report.tensors:
         seen = observed.get(t.name)
         check = HELD if seen == t.shape else f"{FAILED} predicted {shape_text(t.shape)}"
+        if not report.ran:
+            check = f"{SKIPPED} not run"
         rows.append([t.name, shape_text(seen), "(" + ", ".join(t.dims) + ")", t.meaning, check])
     return Section("tensors", ["tensor", "shape", "dims", "meaning", "predicted"], rows, code={0, 1, 2})
 
@@ -87,7 +92,8 @@ def h_n_rows_section(report: Report) -> Section:
 def relations_section(report: Report) -> Section:
     held = report.observation.relations
     rows = [[r.text, r.why, mark(held.get(r.name))] for r in report.relations]
-    return Section("output and h_n, checked on the real tensors", ["identity", "why", "held"], rows, code={0})
+    title = "output and h_n, checked on the real tensors" if report.ran else "output and h_n (not checked: --no-run)"
+    return Section(title, ["identity", "why", "held"], rows, code={0})
 
 
 def parameters_section(report: Report) -> Section:
@@ -116,6 +122,8 @@ def totals_section(report: Report) -> Section:
     size = report.parameter_bytes
     total = report.observed_total
     check = HELD if total == report.predicted_total else f"{FAILED} formula gives {report.predicted_total}"
+    if not report.ran:
+        check = "(formula; not run)"
     rows = [
         ["parameters", f"{total} {check}"],
         ["formula", symbols],
@@ -125,11 +133,24 @@ def totals_section(report: Report) -> Section:
     return Section("totals", ["", ""], rows, code={1})
 
 
+def cost_section(report: Report) -> Section:
+    """One forward's work and memory, each with its formula; what is counted is in the JSON and docs/costs.md."""
+    rows = [[item.name, f"{item.value:,}", item.unit, item.formula] for item in cost.costs(report.spec)]
+    lines = []
+    note = cost.fused_kernel_note(report.spec)
+    if note:
+        lines.append(f"note: {note}")
+    return Section(f"cost of one forward: {cost.total_macs(report.spec):,} MACs", ["", "count", "unit", "formula"], rows,
+                   numeric={1}, code={3}, lines=lines)
+
+
 def notes_section(report: Report) -> Section:
     failed = report.failed_checks
     counted = len(report.checks)
     skipped = sum(c.ok is None for c in report.checks)
-    if failed:
+    if not report.ran:
+        summary = f"{SKIPPED} nothing checked: --no-run answers from the formulas alone"
+    elif failed:
         summary = f"{FAILED} {len(failed)} of {counted} checks failed"
     else:
         summary = f"{HELD} all {counted - skipped} checks held" + (f", {skipped} not checkable here" if skipped else "")

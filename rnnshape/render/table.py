@@ -53,10 +53,7 @@ def _draw(section: Section):  # -> a Rich renderable
     from rich.text import Text
 
     if not section.columns:
-        text = Text(section.title, style="bold")
-        for line in section.lines:
-            text.append("\n" + line, style="red" if line.startswith("✗") else None)
-        return text
+        return _lines(section.title, section.lines)
     show_header = any(section.columns)
     table = Table(
         title=section.title,
@@ -66,11 +63,31 @@ def _draw(section: Section):  # -> a Rich renderable
         show_header=show_header,
         header_style="bold",
         pad_edge=False,
+        # A sweep's many short columns: one space between them, not three.
+        collapse_padding=bool(section.keep_whole),
         min_width=len(section.title) + 1,  # a narrow table must not fold its own title
     )
     for i, name in enumerate(section.columns):
         # The first column names things (weight_ih_l0_reverse): never break it.
-        table.add_column(name, justify="right" if i in section.numeric else "left", overflow="fold", no_wrap=i == 0)
+        # Names (weight_ih_l0_reverse) and a sweep's short cells stay whole: a minimum
+        # width, never no_wrap, which would crop them silently on a narrow terminal.
+        whole = i == 0 or i in section.keep_whole
+        widest = max([len(name)] + [len(row[i]) for row in section.rows]) if whole else None
+        table.add_column(name, justify="right" if i in section.numeric else "left", overflow="fold", min_width=widest)
     for row in section.rows:
         table.add_row(*(Text(cell, style="red" if "✗" in cell else None) for cell in row))
+    if section.lines:
+        from rich.console import Group
+
+        return Group(table, _lines("", section.lines + [""]))
     return table
+
+
+def _lines(title: str, lines: list[str]):  # -> rich.text.Text
+    from rich.text import Text
+
+    text = Text(title, style="bold")
+    for i, line in enumerate(lines):
+        style = "red" if line.startswith(("✗", "refused")) else None
+        text.append(("\n" if title or i else "") + line, style=style)
+    return text
