@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 # whether torch got imported, as the last line of stdout.
 DRIVER = r"""
 import json, os, sys
-import rnnshape.cli
+import rnnshape.clikit
 if os.environ.get("DRIVER_KEEP_COERCION"):  # the control: typer's own coercion
-    rnnshape.cli._skip_coercion = lambda param: param
+    rnnshape.clikit._skip_coercion = lambda param: param
 from rnnshape.cli import app
 code = 0
 try:

@@ -4,6 +4,7 @@ A Markdown file marks a generated block with a start comment and `<!-- end -->`:
 
     <!-- gen: rnnshape inspect --layers 2 -->      the command's stdout, fenced as text
     <!-- gen: rnnshape-raw inspect -f markdown --> its stdout pasted raw (it is Markdown)
+    <!-- gen: rnnshape-section TITLE | inspect -f markdown -->  only the section whose title starts with TITLE
     <!-- gen: source docs/examples/api.py -->      a file's text, fenced in its language
     <!-- gen: output docs/examples/api.py -->      what running that file prints
 
@@ -74,11 +75,30 @@ def generate(kind: str, arg: str) -> str:
         return fence(_strip_trailing_spaces(run_rnnshape(arg)))
     if kind == "rnnshape-raw":
         return run_rnnshape(arg).rstrip() + "\n"
+    if kind == "rnnshape-section":
+        title, _, args = (part.strip() for part in arg.partition("|"))
+        return markdown_section(run_rnnshape(args), title)
     if kind == "source":
         return fence((ROOT / arg).read_text(encoding="utf-8"), LANGUAGES.get(Path(arg).suffix, "text"))
     if kind == "output":
         return fence(run_file(arg))
     raise SystemExit(f"gendocs: unknown block kind {kind!r}")
+
+
+def markdown_section(markdown: str, title: str) -> str:
+    """One `**title**` section of rnnshape's markdown output, up to the next one."""
+    lines, out = markdown.splitlines(), []
+    for line in lines:
+        if line.startswith("**"):
+            if out:
+                break
+            if line.strip("*`").startswith(title):
+                out.append(line)
+        elif out:
+            out.append(line)
+    if not out:
+        raise SystemExit(f"gendocs: no section {title!r} in rnnshape's output")
+    return "\n".join(out).rstrip() + "\n"
 
 
 def _strip_trailing_spaces(text: str) -> str:

@@ -12,12 +12,13 @@ from typing import Any
 from rnnshape.errors import SpecError
 
 FORMATS = ("table", "json", "markdown", "csv")
+SWEEP_FORMATS = FORMATS + ("jsonl",)  # many rows: one JSON object per line streams
 
 
-def check_format(name: str) -> str:
+def check_format(name: str, allowed: tuple[str, ...] = FORMATS) -> str:
     fmt = name.strip().lower()
-    if fmt not in FORMATS:
-        raise SpecError("format", f"must be one of {', '.join(FORMATS)} (got {name!r})")
+    if fmt not in allowed:
+        raise SpecError("format", f"must be one of {', '.join(allowed)} (got {name!r})")
     return fmt
 
 

@@ -1,0 +1,124 @@
+"""How rnnshape's commands sit on Typer: one error format, plain grouped help, and
+values passed through untouched (rnnshape parses them itself, in spec.py).
+
+Each piece exists for a measured reason: click's usage errors must read like
+rnnshape's own (`error: ...`, exit 2), and `--help` or a refused flag must
+answer in the time it takes to import Typer.
+"""
+
+import os
+import sys
+from typing import Any, Optional
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+try:  # typer >= 0.2x vendors click privately; older typer depends on click itself
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_exceptions
+
+
+from rnnshape.errors import ExitStatus
+
+
+def error(message: str) -> None:
+    """The one format for every rejection: one line on stderr."""
+    sys.stderr.write(f"error: {' '.join(message.split())}\n")
+
+
+class _TextAsIs:
+    """Coercion for text and flag options: click already delivers a str or bool (or None), keep it.
+
+    typer >= 0.2x coerces every value through a pydantic TypeAdapter, and
+    importing pydantic to turn a str into the same str costs about 50 ms of every
+    run, a third of a refused flag's whole time. rnnshape parses its own text
+    (spec.py), so these options skip that step.
+    """
+
+    def coerce(self, value: Any, param: Any = None, ctx: Any = None) -> Any:
+        return value
+
+
+def _skip_coercion(param: Any) -> Any:
+    descriptor = getattr(param, "type_descriptor", None)
+    if (
+        getattr(param, "_runtime_param", False) is None  # older typer: no such step
+        and getattr(descriptor, "annotation", None) in (str, Optional[str], bool)
+        and param.nargs == 1
+        and not getattr(param, "multiple", False)
+    ):
+        param._runtime_param = _TextAsIs()
+    return param
+
+
+def _skip_text_coercion(group: Any) -> None:
+    for command in getattr(group, "commands", {}).values():
+        for param in command.params:
+            _skip_coercion(param)
+
+
+def _format_options_by_panel(command: Any, ctx: Any, formatter: Any) -> None:
+    """Options grouped under their panel (Layer, Dummy run, Output), in click's plain layout.
+
+    Plain, not typer's Rich panels: those import rich's table, panel and
+    markdown machinery, doubling the time `--help` takes.
+    """
+    panels: dict[str, list[tuple[str, str]]] = {}
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record:
+            panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
+    for title, rows in panels.items():
+        with formatter.section(title):
+            formatter.write_dl(rows, col_max=36)  # `--bidirectional / --unidirectional` on one line
+
+
+class RnnshapeCommand(TyperCommand):
+    def get_help_option(self, ctx: Any) -> Any:
+        # click makes --help per call, outside `params`: it gets the same shortcut.
+        return _skip_coercion(super().get_help_option(ctx))
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        _format_options_by_panel(self, ctx, formatter)
+
+
+class RnnshapeGroup(TyperGroup):
+    """Typer's group, with click's usage errors reworded as one `error:` line and exit 2."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _skip_coercion(super().get_help_option(ctx))
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        _format_options_by_panel(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Each command's whole first sentence, not click's 45-character cut.
+        rows = [(name, command.get_short_help_str(limit=200)) for name, command in self.commands.items() if not command.hidden]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        _skip_text_coercion(self)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_exceptions.NoArgsIsHelpError as exc:
+            # Bare `rnnshape`: the help, on stdout, and no error.
+            sys.stdout.write(exc.ctx.get_help() + "\n")
+            code = ExitStatus.OK
+        except click_exceptions.UsageError as exc:
+            message = exc.format_message().rstrip(".")
+            error(message[:1].lower() + message[1:])
+            code = ExitStatus.BAD_INPUT
+        except typer.Abort:
+            code = 130
+        except BrokenPipeError:
+            # `rnnshape inspect | head`: the reader left; say nothing more, as cat does.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            code = 1
+        code = int(code or 0)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+

@@ -1,0 +1,220 @@
+"""Every option, declared once: the RNNSpec flags (which every command gets from
+@spec_command, and sweep as lists from @sweep_command), and the output options.
+
+Numeric flags are read as text and converted by spec.py, so that Typer's parser
+and rnnshape's own validation refuse bad values in the same words:
+`error: --hidden-size must be a positive integer (got 0)`. Errors become exit
+codes here, once for every command: SpecError -> 2, EnvironmentProblem -> 3.
+"""
+
+import functools
+import inspect as pyinspect
+import os
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from rnnshape.clikit import error
+from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
+from rnnshape.render import FORMATS, SWEEP_FORMATS
+from rnnshape.spec import DEVICE_SPELLINGS, DTYPES, MODES, NONLINEARITIES, RNNSpec, parse_float, parse_int
+
+_LAYER = "Layer"
+_RUN = "Dummy run"
+_OUTPUT = "Output"
+
+# Every RNNSpec flag, declared once and given to each command by @spec_command.
+# Numbers arrive as text (see the module docstring); metavars say what is expected.
+def _opt(*names: str, help: str, panel: str, metavar: Optional[str] = None) -> Any:
+    return typer.Option(*names, help=help, rich_help_panel=panel, metavar=metavar, show_default=True)
+
+
+_SPEC_OPTIONS: list[tuple[str, Any, Any]] = [
+    ("mode", str, _opt("--mode", help="Which layer: nn.RNN, nn.LSTM or nn.GRU.", panel=_LAYER, metavar="[" + "|".join(MODES) + "]")),
+    ("input_size", str, _opt("--input-size", help="H_in: features per time step.", panel=_LAYER, metavar="INT")),
+    ("hidden_size", str, _opt("--hidden-size", help="H: hidden state size (H_cell for lstm).", panel=_LAYER, metavar="INT")),
+    ("num_layers", str, _opt("--layers", "--num-layers", help="num_layers: stacked layers.", panel=_LAYER, metavar="INT")),
+    ("bidirectional", bool, _opt("--bidirectional/--unidirectional", help="D = 2 or 1.", panel=_LAYER)),
+    ("batch_first", bool, _opt("--batch-first/--seq-first", help="Layout of input and output (never of h_0/h_n).", panel=_LAYER)),
+    ("bias", bool, _opt("--bias/--no-bias", help="Whether the layer has bias_ih and bias_hh.", panel=_LAYER)),
+    ("nonlinearity", str, _opt("--nonlinearity", help="rnn only.", panel=_LAYER, metavar="[" + "|".join(NONLINEARITIES) + "]")),
+    ("dropout", str, _opt("--dropout", help="Dropout between layers, 0 <= p <= 1.", panel=_LAYER, metavar="P")),
+    ("proj_size", str, _opt("--proj-size", help="lstm only: project h to P < H features.", panel=_LAYER, metavar="INT")),
+    ("seq_len", str, _opt("--seq-len", help="L of the dummy input.", panel=_RUN, metavar="INT")),
+    ("batch_size", str, _opt("--batch-size", help="N of the dummy input (0 allowed).", panel=_RUN, metavar="INT")),
+    ("unbatched", bool, _opt("--unbatched", help="Feed 2-D input (L, H_in).", panel=_RUN)),
+    ("device", str, _opt("--device", help=f"Where to run: {DEVICE_SPELLINGS}.", panel=_RUN, metavar="DEVICE")),
+    ("dtype", str, _opt("--dtype", help="Parameter and input dtype.", panel=_RUN, metavar="[" + "|".join(DTYPES) + "]")),
+    ("seed", str, _opt("--seed", help="Seeds the initial weights and the dummy input.", panel=_RUN, metavar="INT")),
+]
+_INT_FIELDS = {"input_size", "hidden_size", "num_layers", "proj_size", "seq_len", "batch_size", "seed"}
+_DEFAULTS = RNNSpec()
+
+
+def spec_from_flags(flags: dict[str, Any]) -> RNNSpec:
+    """The flags' text as a validated RNNSpec; raises SpecError naming the flag."""
+    values: dict[str, Any] = {}
+    for name, value in flags.items():
+        if name in _INT_FIELDS:
+            value = parse_int(name, value)
+        elif name == "dropout":
+            value = parse_float(name, value)
+        values[name] = value
+    return RNNSpec(**values)
+
+
+def _exit_codes(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Errors become exit codes here, once for every command: SpecError -> 2, EnvironmentProblem -> 3."""
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> None:
+        try:
+            code = func(**kwargs)
+        except SpecError as exc:
+            error(exc.cli_message())
+            raise typer.Exit(ExitStatus.BAD_INPUT) from None
+        except EnvironmentProblem as exc:
+            error(str(exc))
+            raise typer.Exit(ExitStatus.ENVIRONMENT) from None
+        raise typer.Exit(int(code or 0))
+
+    return command
+
+
+def _with_signature(command: Callable[..., Any], func: Callable[..., Any], params: list[pyinspect.Parameter], injected: str) -> Callable[..., Any]:
+    """Give `command` the options Typer should see: `params`, then func's own (all but the `injected` one)."""
+    functools.update_wrapper(command, func)
+    own = [p.replace(kind=pyinspect.Parameter.KEYWORD_ONLY) for name, p in pyinspect.signature(func).parameters.items() if name != injected]
+    command.__signature__ = pyinspect.Signature(params + own)  # type: ignore[attr-defined]
+    command.__annotations__ = {}
+    return command
+
+
+def spec_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command every RNNSpec flag; it is called with the validated `spec`."""
+    spec_params = [
+        pyinspect.Parameter(
+            name,
+            pyinspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[kind, option],
+            default=(str(getattr(_DEFAULTS, name)) if kind is str else getattr(_DEFAULTS, name)),
+        )
+        for name, kind, option in _SPEC_OPTIONS
+    ]
+
+    @_exit_codes
+    def command(**kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name) for name, _, _ in _SPEC_OPTIONS}
+        return func(spec=spec_from_flags(flags), **kwargs)
+
+    return _with_signature(command, func, spec_params, injected="spec")
+
+
+# In a sweep a flag and its opposite may both be given: both values are swept.
+_OPPOSITE_OF = {"unbatched": "--batched"}
+_OPPOSITE = "_opposite"
+
+
+def _sweep_flag_params() -> list[pyinspect.Parameter]:
+    params = []
+    for name, kind, option in _SPEC_OPTIONS:
+        if kind is str:  # text: a comma list, or a range a..b of integers
+            annotation, default = Annotated[str, option], str(getattr(_DEFAULTS, name))
+            params.append(pyinspect.Parameter(name, pyinspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default))
+            continue
+        # typer keeps a first positional declaration in `default` (its older calling style).
+        on, _, off = option.default.partition("/")
+        off = off or _OPPOSITE_OF[name]
+        for pname, flag, text in ((name, on, option.help), (name + _OPPOSITE, off, f"The opposite of {on}; give both to sweep both.")):
+            opt = typer.Option(flag, help=text, rich_help_panel=option.rich_help_panel)
+            params.append(pyinspect.Parameter(pname, pyinspect.Parameter.KEYWORD_ONLY, annotation=Annotated[bool, opt], default=False))
+    return params
+
+
+def sweep_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Every RNNSpec flag as a list; the command is called with `choices`: field -> the values to sweep."""
+
+    @_exit_codes
+    def command(**kwargs: Any) -> Any:
+        from rnnshape.sweep import values
+
+        choices: dict[str, list[Any]] = {}
+        for name, kind, _ in _SPEC_OPTIONS:
+            if kind is str:
+                choices[name] = values(name, kwargs.pop(name))
+            else:
+                on, off = kwargs.pop(name), kwargs.pop(name + _OPPOSITE)
+                choices[name] = [v for v, given in ((False, off), (True, on)) if given] or [getattr(_DEFAULTS, name)]
+        return func(choices=choices, **kwargs)
+
+    return _with_signature(command, func, _sweep_flag_params(), injected="choices")
+
+
+FormatOption = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Output format.", metavar="[" + "|".join(FORMATS) + "]", rich_help_panel=_OUTPUT),
+]
+
+
+SvgOption = Annotated[
+    Optional[str],
+    typer.Option("--svg", help="Also save the picture as an SVG file (for docs).", metavar="FILE", rich_help_panel=_OUTPUT),
+]
+
+
+MaxMemoryOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--max-memory",
+        metavar="SIZE",
+        help="Refuse (exit 3) a run estimated to need more, e.g. 2GB, 512MiB [default: the free memory].",
+        rich_help_panel=_RUN,
+    ),
+]
+
+NoRunOption = Annotated[
+    bool,
+    typer.Option("--no-run", help="Answer from the formulas alone: no torch, nothing observed.", rich_help_panel=_RUN),
+]
+
+
+def max_memory_bytes(text: Optional[str]) -> Optional[int]:
+    from rnnshape.memory import parse_bytes
+
+    return None if text is None else parse_bytes(text)
+
+
+def check_svg_path(path: Optional[str]) -> None:
+    """Refuse an unwritable --svg before any work is done."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK) or os.path.isdir(path):
+        raise SpecError("svg", f"cannot write {path!r} (its folder must exist and be writable)")
+
+
+
+AtolOption = Annotated[
+    Optional[str],
+    typer.Option("--atol", metavar="A", help="Absolute tolerance [default: by dtype].", rich_help_panel=_OUTPUT),
+]
+RtolOption = Annotated[
+    Optional[str],
+    typer.Option("--rtol", metavar="R", help="Relative tolerance [default: by dtype].", rich_help_panel=_OUTPUT),
+]
+
+
+def tolerance(field: str, text: Optional[str]) -> Optional[float]:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise SpecError(field, f"must be a number >= 0 (got {text!r})") from None
+
+
+
+SweepFormatOption = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Output format.", metavar="[" + "|".join(SWEEP_FORMATS) + "]", rich_help_panel=_OUTPUT),
+]

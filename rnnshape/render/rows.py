@@ -1,0 +1,107 @@
+"""A sweep's rows in each format: table and markdown (only the columns that tell
+rows apart), csv (every column), json (one array) and jsonl (one object a line)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rnnshape.render.sections import FAILED, HELD, SKIPPED, Section
+from rnnshape.spec import RNNSpec
+from rnnshape.sweep import COST_KEYS, Row
+
+SHAPES = ("output", "h_n", "c_n")
+
+
+def render_rows(rows: list[Row], fmt: str, *, varying: list[str], width: int = 100, color: bool = False) -> str:
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False) + "\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in rows)
+    if fmt == "csv":
+        return csv_text(rows)
+    parts = [section(rows, varying)]
+    if fmt == "table":
+        from rnnshape.render import table
+
+        return table.render_sections(parts, width=width, color=color)
+    from rnnshape.render import markdown
+
+    return markdown.render_sections(parts)
+
+
+def csv_columns() -> list[str]:
+    return [*RNNSpec.field_names(), *SHAPES, "total_parameters", "macs", *COST_KEYS, "observed", "ok", "error"]
+
+
+def csv_text(rows: list[Row]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(csv_columns())
+    for row in rows:
+        record = row.to_dict()
+        flat = {**record.pop("config"), **record}
+        writer.writerow([_cell(flat.get(name), shape=name in SHAPES) for name in csv_columns()])
+    return buffer.getvalue()
+
+
+def _cell(value: object, *, shape: bool = False) -> str:
+    if value is None:
+        return ""  # not applicable (c_n of a GRU) or not answered: empty, never a made-up number
+    if shape:
+        return "x".join(str(s) for s in value)  # type: ignore[union-attr]  # 5x3x20: one cell, no quoting
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def section(rows: list[Row], varying: list[str]) -> Section:
+    """One table of the answered rows: the varying flags, what torch produced and what it costs.
+
+    Refused rows follow as lines, each with its reason: a reason is a sentence,
+    and a sentence squeezed into a table column is unreadable.
+    """
+    config_columns = varying or ["mode"]
+    shapes = [s for s in SHAPES if s != "c_n" or any(r.c_n for r in rows)]
+    columns = [COLUMN_LABELS.get(f, f) for f in config_columns] + list(shapes) + ["params", "MACs", "ok"]
+    table_rows, refused = [], []
+    for r in rows:
+        cells = [_config_cell(r.config.get(f)) for f in config_columns]
+        if r.error:
+            refused.append(f"refused: {' '.join(cells)}: {r.error}")
+            continue
+        cells += [_shape(getattr(r, s)) for s in shapes]
+        cells += [f"{r.total_parameters:,}", f"{r.macs:,}"]
+        cells.append({True: HELD, False: FAILED, None: SKIPPED}[r.ok])
+        table_rows.append(cells)
+    first = len(config_columns) + len(shapes)
+    title = f"sweep: {len(rows)} configurations, {len(table_rows)} answered"
+    if refused:
+        title += f", {len(refused)} refused (reasons below)"
+    return Section(
+        title, columns, table_rows,
+        numeric={first, first + 1},
+        code=set(range(len(config_columns), first)),
+        keep_whole=set(range(len(config_columns))),
+        lines=refused,
+    )
+
+
+# Column headers: the symbols of PyTorch's docs where they are short.
+COLUMN_LABELS = {
+    "input_size": "H_in", "hidden_size": "H", "num_layers": "layers", "bidirectional": "bidir",
+    "proj_size": "proj", "seq_len": "L", "batch_size": "N", "nonlinearity": "nonlin",
+}
+
+
+def _shape(shape: list[int] | None) -> str:
+    if shape is None:
+        return ""
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _config_cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

@@ -1,0 +1,150 @@
+"""Many configurations in one process: lists and ranges of flag values, their
+cartesian product, and one row per configuration.
+
+`--hidden-size 16,32,64 --layers 1..4 --mode rnn,lstm,gru` is parsed here into
+choices per field; each combination becomes an RNNSpec through the same
+parser the single commands use, so a combination torch would refuse is a row
+with its error, not the end of the sweep.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rnnshape import cost
+from rnnshape.errors import EnvironmentProblem, SpecError, option_for
+from rnnshape.spec import RNNSpec
+
+# A sweep is answered in one process; past this many rows a loop in the shell
+# (or several sweeps) is the better tool, and a typo like 1..100000 is caught.
+MAX_CONFIGURATIONS = 100_000
+_RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
+
+
+def values(field: str, text: str) -> list[str]:
+    """'16,32..34' -> ['16', '32', '33', '34']: a comma list whose items may be inclusive ranges."""
+    out: list[str] = []
+    for item in str(text).split(","):
+        item = item.strip()
+        if not item:
+            raise SpecError(field, f"has an empty item in its list (got {text!r})")
+        match = _RANGE.match(item)
+        if match:
+            start, stop = int(match.group(1)), int(match.group(2))
+            if stop < start:
+                raise SpecError(field, f"range {item} runs backwards; write {stop}..{start}")
+            if stop - start >= MAX_CONFIGURATIONS:
+                raise SpecError(field, f"range {item} has more than {MAX_CONFIGURATIONS} values")
+            out += [str(v) for v in range(start, stop + 1)]
+        else:
+            out.append(item)
+    # Repeats would only duplicate rows: keep the first of each, in order.
+    return list(dict.fromkeys(out))
+
+
+def configurations(choices: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
+    """The cartesian product, the first field varying slowest (the flags' order)."""
+    names = list(choices)
+    for combination in itertools.product(*(choices[n] for n in names)):
+        yield dict(zip(names, combination))
+
+
+def count(choices: dict[str, list[Any]]) -> int:
+    return math.prod(len(v) for v in choices.values())
+
+
+def check_count(choices: dict[str, list[Any]]) -> int:
+    n = count(choices)
+    if n > MAX_CONFIGURATIONS:
+        widest = max(choices, key=lambda f: len(choices[f]))
+        raise SpecError(widest, f"and the other lists make {n} configurations; a sweep runs at most {MAX_CONFIGURATIONS}")
+    return n
+
+
+COST_KEYS = tuple(cost.KEYS.values())
+
+
+@dataclass
+class Row:
+    """One configuration's answer; `error` set (and the rest None) when it could not be answered."""
+
+    config: dict[str, Any]
+    output: list[int] | None = None
+    h_n: list[int] | None = None
+    c_n: list[int] | None = None
+    total_parameters: int | None = None
+    macs: int | None = None
+    costs: dict[str, int] | None = None
+    observed: bool = False
+    ok: bool | None = None
+    error: str | None = None
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"config": self.config, "output": self.output, "h_n": self.h_n, "c_n": self.c_n,
+                               "total_parameters": self.total_parameters, "macs": self.macs}
+        out.update(self.costs or {key: None for key in COST_KEYS})
+        out.update({"observed": self.observed, "ok": self.ok, "error": self.error})
+        return out
+
+
+def answer(make_spec: Callable[[dict[str, Any]], RNNSpec], flags: dict[str, Any], *, run: bool, max_memory: int | None) -> Row:
+    """One row: the spec from these flag values, inspected (or only predicted)."""
+    from rnnshape.core import inspect
+
+    try:
+        spec = make_spec(flags)
+        report = inspect(spec, run=run, max_memory=max_memory)
+    except SpecError as exc:
+        return Row(_typed(flags), error=exc.cli_message(), exit_code=2)
+    except EnvironmentProblem as exc:
+        return Row(_typed(flags), error=str(exc), exit_code=3)
+    tensors = report.to_dict()["tensors"]
+    items = cost.costs(spec)
+    return Row(
+        config=spec.to_dict(),
+        output=tensors["output"]["shape"],
+        h_n=tensors["h_n"]["shape"],
+        c_n=tensors["c_n"]["shape"] if "c_n" in tensors else None,
+        total_parameters=report.observed_total,
+        macs=cost.total_macs(spec),
+        costs={i.key: i.value for i in items},
+        observed=report.ran,
+        ok=report.ok if report.ran else None,
+        exit_code=int(report.exit_status),
+    )
+
+
+def _typed(flags: dict[str, Any]) -> dict[str, Any]:
+    """An unanswerable row's config: each value as the type its field has, where it parses."""
+    out: dict[str, Any] = {}
+    for name, value in flags.items():
+        default = getattr(RNNSpec, name, None)
+        try:
+            if isinstance(default, bool) or isinstance(value, bool):
+                out[name] = value
+            elif isinstance(default, int):
+                out[name] = int(value)
+            elif isinstance(default, float):
+                out[name] = float(value)
+            else:
+                out[name] = value
+        except (TypeError, ValueError):
+            out[name] = value
+    return out
+
+
+def varying(choices: dict[str, list[Any]]) -> list[str]:
+    """Fields given more than one value: the columns a table needs to tell rows apart."""
+    return [name for name, vals in choices.items() if len(vals) > 1]
+
+
+def label(field: str) -> str:
+    """A field's column header: the flag's own word, as the user typed it."""
+    return option_for(field).lstrip("-")
+
