@@ -185,6 +185,7 @@ def sweep(
     \b
     Example: rnnshape sweep --mode rnn,lstm,gru --hidden-size 16,32,64 --layers 1..4 -f csv
     """
+    from rnnshape.render.rows import render_rows
     from rnnshape.sweep import answer, check_count, configurations, varying
 
     fmt = check_format(format, SWEEP_FORMATS)
@@ -197,14 +198,10 @@ def sweep(
             row = answer(spec_from_flags, flags, run=not no_run, max_memory=limit)
             rows.append(row)
             if stream:
-                from rnnshape.render.rows import render_rows
-
                 sys.stdout.write(render_rows([row], fmt, varying=[]))
                 sys.stdout.flush()
             advance()
     if not stream:
-        from rnnshape.render.rows import render_rows
-
         sys.stdout.write(render_rows(rows, fmt, varying=varying(choices), width=_width(), color=_color()))
     refused = [r for r in rows if r.error]
     failed = [r for r in rows if r.ok is False]

@@ -52,12 +52,6 @@ def _skip_coercion(param: Any) -> Any:
     return param
 
 
-def _skip_text_coercion(group: Any) -> None:
-    for command in getattr(group, "commands", {}).values():
-        for param in command.params:
-            _skip_coercion(param)
-
-
 def _format_options_by_panel(command: Any, ctx: Any, formatter: Any) -> None:
     """Options grouped under their panel (Layer, Dummy run, Output), in click's plain layout.
 
@@ -74,20 +68,21 @@ def _format_options_by_panel(command: Any, ctx: Any, formatter: Any) -> None:
             formatter.write_dl(rows, col_max=36)  # `--bidirectional / --unidirectional` on one line
 
 
-class RnnshapeCommand(TyperCommand):
-    def get_help_option(self, ctx: Any) -> Any:
-        # click makes --help per call, outside `params`: it gets the same shortcut.
-        return _skip_coercion(super().get_help_option(ctx))
+class _ValuesAsGiven:
+    """Every parameter a command parses with, --help included (click makes that one
+    per call, outside `params`), keeps click's value: see _TextAsIs."""
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        return [_skip_coercion(param) for param in super().get_params(ctx)]  # type: ignore[misc]
+
+
+class RnnshapeCommand(_ValuesAsGiven, TyperCommand):
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_options_by_panel(self, ctx, formatter)
 
 
-class RnnshapeGroup(TyperGroup):
+class RnnshapeGroup(_ValuesAsGiven, TyperGroup):
     """Typer's group, with click's usage errors reworded as one `error:` line and exit 2."""
-
-    def get_help_option(self, ctx: Any) -> Any:
-        return _skip_coercion(super().get_help_option(ctx))
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_options_by_panel(self, ctx, formatter)
@@ -100,7 +95,6 @@ class RnnshapeGroup(TyperGroup):
             formatter.write_dl(rows)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
-        _skip_text_coercion(self)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click_exceptions.NoArgsIsHelpError as exc:

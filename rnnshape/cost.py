@@ -192,8 +192,13 @@ def _training_bytes(spec, L, N, D, H, H_in, H_out, P, layers, B) -> CostItem:
                  ("B", str(B)))
 
 
+def macs_of(items: list[CostItem]) -> int:
+    """The multiply-accumulates among already computed items."""
+    return sum(item.value for item in items if item.name in MAC_ITEMS)
+
+
 def total_macs(spec: RNNSpec) -> int:
-    return sum(item.value for item in costs(spec) if item.name in MAC_ITEMS)
+    return macs_of(costs(spec))
 
 
 def fused_kernel_note(spec: RNNSpec) -> str | None:
@@ -226,7 +231,8 @@ def fused_kernel_note(spec: RNNSpec) -> str | None:
 
 def cost_dict(spec: RNNSpec) -> dict:
     """JSON-ready: {"macs", "items", "fused_kernel_note"}."""
-    return {"macs": total_macs(spec), "items": [{"key": item.key, **asdict(item)} for item in costs(spec)],
+    items = costs(spec)
+    return {"macs": macs_of(items), "items": [{"key": item.key, **asdict(item)} for item in items],
             "fused_kernel_note": fused_kernel_note(spec)}
 
 

@@ -99,13 +99,14 @@ def run(spec: RNNSpec, *, max_memory: int | None = None) -> Run:
     free or than `max_memory` bytes, before allocating anything.
     """
     _check_size(spec)
+    needed = theory.run_bytes(spec)
     if not spec.device.startswith(("cuda", "meta")):
         # cpu and mps (unified memory): decided from the OS, before torch's import.
-        refuse_if_too_big(theory.run_bytes(spec), device=spec.device, available=available_bytes(), max_memory=max_memory)
+        refuse_if_too_big(needed, device=spec.device, available=available_bytes(), max_memory=max_memory)
     torch = import_torch()
     device = _check_device(torch, spec.device)
     if device.type == "cuda":
-        refuse_if_too_big(theory.run_bytes(spec), device=spec.device, available=_cuda_free_bytes(torch, device), max_memory=max_memory)
+        refuse_if_too_big(needed, device=spec.device, available=_cuda_free_bytes(torch, device), max_memory=max_memory)
     dtype = getattr(torch, spec.dtype)
     module_cls = getattr(torch.nn, spec.module_name)
 

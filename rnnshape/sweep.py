@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnshape import cost
-from rnnshape.errors import EnvironmentProblem, SpecError, option_for
+from rnnshape.errors import EnvironmentProblem, SpecError
 from rnnshape.spec import RNNSpec
 
 # A sweep is answered in one process; past this many rows a loop in the shell
@@ -54,12 +54,9 @@ def configurations(choices: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
         yield dict(zip(names, combination))
 
 
-def count(choices: dict[str, list[Any]]) -> int:
-    return math.prod(len(v) for v in choices.values())
-
-
 def check_count(choices: dict[str, list[Any]]) -> int:
-    n = count(choices)
+    """How many configurations the product holds; SpecError past MAX_CONFIGURATIONS."""
+    n = math.prod(len(v) for v in choices.values())
     if n > MAX_CONFIGURATIONS:
         widest = max(choices, key=lambda f: len(choices[f]))
         raise SpecError(widest, f"and the other lists make {n} configurations; a sweep runs at most {MAX_CONFIGURATIONS}")
@@ -104,15 +101,15 @@ def answer(make_spec: Callable[[dict[str, Any]], RNNSpec], flags: dict[str, Any]
         return Row(_typed(flags), error=exc.cli_message(), exit_code=2)
     except EnvironmentProblem as exc:
         return Row(_typed(flags), error=str(exc), exit_code=3)
-    tensors = report.to_dict()["tensors"]
+    tensors = report.observation.tensors
     items = cost.costs(spec)
     return Row(
         config=spec.to_dict(),
-        output=tensors["output"]["shape"],
-        h_n=tensors["h_n"]["shape"],
-        c_n=tensors["c_n"]["shape"] if "c_n" in tensors else None,
+        output=list(tensors["output"]),
+        h_n=list(tensors["h_n"]),
+        c_n=list(tensors["c_n"]) if "c_n" in tensors else None,
         total_parameters=report.observed_total,
-        macs=cost.total_macs(spec),
+        macs=cost.macs_of(items),
         costs={i.key: i.value for i in items},
         observed=report.ran,
         ok=report.ok if report.ran else None,
@@ -143,8 +140,4 @@ def varying(choices: dict[str, list[Any]]) -> list[str]:
     """Fields given more than one value: the columns a table needs to tell rows apart."""
     return [name for name, vals in choices.items() if len(vals) > 1]
 
-
-def label(field: str) -> str:
-    """A field's column header: the flag's own word, as the user typed it."""
-    return option_for(field).lstrip("-")
 

@@ -135,12 +135,13 @@ def totals_section(report: Report) -> Section:
 
 def cost_section(report: Report) -> Section:
     """One forward's work and memory, each with its formula; what is counted is in the JSON and docs/costs.md."""
-    rows = [[item.name, f"{item.value:,}", item.unit, item.formula] for item in cost.costs(report.spec)]
+    items = cost.costs(report.spec)
+    rows = [[item.name, f"{item.value:,}", item.unit, item.formula] for item in items]
     lines = []
     note = cost.fused_kernel_note(report.spec)
     if note:
         lines.append(f"note: {note}")
-    return Section(f"cost of one forward: {cost.total_macs(report.spec):,} MACs", ["", "count", "unit", "formula"], rows,
+    return Section(f"cost of one forward: {cost.macs_of(items):,} MACs", ["", "count", "unit", "formula"], rows,
                    numeric={1}, code={3}, lines=lines)
 
 
