@@ -59,7 +59,21 @@ class CostItem:
 
 def _batch(spec: RNNSpec) -> int:
     # Unbatched input is one sequence whatever batch_size says.
-    return 1 if spec.unbatched else spec.batch_size
+    return spec.batch
+
+
+def _rows(spec: RNNSpec) -> tuple[str, str, int]:
+    """How many (sequence, step) pairs one direction of one layer computes: symbol, numbers, value.
+
+    L*N for a padded batch; packed input runs only the real steps, sum(lengths);
+    a cell runs one step, N.
+    """
+    if spec.is_cell:
+        return "N", str(_batch(spec)), _batch(spec)
+    if spec.packed:
+        total = sum(spec.lengths or ())
+        return "sum(lengths)", str(total), total
+    return "L*N", f"{spec.seq_len}*{_batch(spec)}", spec.seq_len * _batch(spec)
 
 
 def _input_copied(spec: RNNSpec) -> bool:
@@ -68,7 +82,8 @@ def _input_copied(spec: RNNSpec) -> bool:
     Each direction's input projection (at::linear) then makes its own contiguous
     copy; with L == 1 or N <= 1 the transposed view is already contiguous.
     """
-    return spec.batch_first and not spec.unbatched and spec.seq_len > 1 and spec.batch_size > 1
+    # Packed input is already a contiguous (sum(lengths), H_in) tensor; a cell has no time axis.
+    return spec.batch_first and not spec.unbatched and not spec.packed and spec.steps > 1 and spec.batch_size > 1
 
 
 def _item(name, unit, terms, value, convention, scale=("", ""), zero="") -> CostItem:
@@ -83,40 +98,70 @@ def _item(name, unit, terms, value, convention, scale=("", ""), zero="") -> Cost
 
 def costs(spec: RNNSpec) -> list[CostItem]:
     """The eight items, in display order; MAC and op counts cover every layer, direction and step."""
-    L, N, D, G, H, P = spec.seq_len, _batch(spec), spec.num_directions, spec.gate_multiple, spec.hidden_size, spec.proj_size
-    H_in, H_out, layers, lstm = spec.input_size, spec.h_out, spec.num_layers, spec.mode == "lstm"
+    L, N, D, G, H, P = spec.steps, _batch(spec), spec.num_directions, spec.gate_multiple, spec.hidden_size, spec.proj_size
+    H_in, H_out, layers, lstm = spec.input_size, spec.h_out, spec.num_layers, spec.lstm
     B = theory.DTYPE_BYTES[spec.dtype]
-    steps_sym, steps = "L*N*D*num_layers", f"{L}*{N}*{D}*{layers}"
-    per_step = L * N * D * layers
+    rows_sym, rows_num, rows = _rows(spec)
+    # A cell is one layer in one direction with H_out = H: its formulas leave D and num_layers out.
+    each = "" if spec.is_cell else "*D*num_layers"
+    steps_sym, steps = rows_sym + each, rows_num + ("" if spec.is_cell else f"*{D}*{layers}")
+    per_step = rows * D * layers
+    where = "for the step" if spec.is_cell else "for every layer, direction and step"
+    if spec.is_cell:
+        projections = ("N*G*H*H_in", f"{N}*{G}*{H}*{H_in}")
+    else:
+        projections = (f"{rows_sym}*D*G*H*(H_in + (num_layers-1)*D*H_out)", f"{rows_num}*{D}*{G}*{H}*({H_in} + {layers - 1}*{D}*{H_out})")
     items = [
-        _item("input projections", "MACs",
-              [("L*N*D*G*H*(H_in + (num_layers-1)*D*H_out)", f"{L}*{N}*{D}*{G}*{H}*({H_in} + {layers - 1}*{D}*{H_out})")],
-              L * N * D * G * H * (H_in + (layers - 1) * D * H_out),
-              "x_t @ W_ih^T for every layer, direction and step, one multiply-add per MAC (layers above the first read D*H_out features)"),
-        _item("recurrences", "MACs", [(f"{steps_sym}*G*H*H_out", f"{steps}*{G}*{H}*{H_out}")], per_step * G * H * H_out,
-              "h_{t-1} @ W_hh^T for every layer, direction and step, one multiply-add per MAC"),
+        _item("input projections", "MACs", [projections], rows * D * G * H * (H_in + (layers - 1) * D * H_out),
+              f"x_t @ W_ih^T {where}, one multiply-add per MAC" + ("" if spec.is_cell else " (layers above the first read D*H_out features)")),
+        _item("recurrences", "MACs", [(f"{steps_sym}*G*H*{'H' if spec.is_cell else 'H_out'}", f"{steps}*{G}*{H}*{H_out}")],
+              per_step * G * H * H_out, f"h_{{t-1}} @ W_hh^T {where}, one multiply-add per MAC"),
         _item("projection", "MACs", [(f"{steps_sym}*P*H", f"{steps}*{P}*{H}")] if P else [], per_step * P * H,
               "only an LSTM with proj_size P computes h_t = W_hr @ (o_t * tanh(c_t)), P*H MACs per layer, direction and step",
               zero="no proj_size"),
         _item("bias adds", "ops", [(f"{steps_sym}*2*G*H", f"{steps}*2*{G}*{H}")] if spec.bias else [],
               per_step * 2 * G * H * spec.bias,
-              "b_ih and b_hh are each added once per gate row, layer, direction and step (torch folds them into addmm, "
+              f"b_ih and b_hh are each added once per gate row {where} (torch folds them into addmm, "
               "whose bias FlopCounterMode does not count)",
               zero="bias=False"),
         _item("elementwise ops", "ops",
-              [(f"{steps_sym}*{ELEMENTWISE_PER_H[spec.mode]}*H", f"{steps}*{ELEMENTWISE_PER_H[spec.mode]}*{H}")],
-              per_step * ELEMENTWISE_PER_H[spec.mode] * H,
+              [(f"{steps_sym}*{ELEMENTWISE_PER_H[spec.base_mode]}*H", f"{steps}*{ELEMENTWISE_PER_H[spec.base_mode]}*{H}")],
+              per_step * ELEMENTWISE_PER_H[spec.base_mode] * H,
               "each elementwise add or multiply and each activation applied to one element is 1 op, on PyTorch's "
-              f"documented equations, per hidden unit and step: {_ELEMENTWISE_SPLIT[spec.mode]}"),
+              f"documented equations, per hidden unit and step: {_ELEMENTWISE_SPLIT[spec.base_mode]}"),
     ]
     symbols, substituted = theory.count_formula(spec)
     total = theory.total_parameters(spec)
     numbers = substituted.rpartition(" = ")[0]
     items.append(CostItem("parameter bytes", total * B, "bytes", f"({symbols})*B", f"({numbers})*{B} = {total * B}",
                           f"every entry of named_parameters(), B = {B} bytes per {spec.dtype} element"))
-    items.append(_inference_bytes(spec, L, N, D, G, H, H_in, H_out, layers, lstm, B))
-    items.append(_training_bytes(spec, L, N, D, H, H_in, H_out, P, layers, B))
+    if spec.is_cell:
+        items += _cell_bytes(spec, N, G, H, H_in, B)
+    else:
+        items.append(_inference_bytes(spec, L, N, D, G, H, H_in, H_out, layers, lstm, B))
+        items.append(_training_bytes(spec, L, N, D, H, H_in, H_out, P, layers, B))
     return items
+
+
+def _cell_bytes(spec: RNNSpec, N: int, G: int, H: int, H_in: int, B: int) -> list[CostItem]:
+    """A cell's step: its input, state(s) in and out, and the two gate projections (2*N*G*H).
+
+    Training: what torch 2.13's cells save, measured with saved_tensors_hooks:
+    rnncell keeps x, h and h'; lstmcell and grucell keep x and 7H per sequence,
+    the same per-step figures as their layers.
+    """
+    states = 4 if spec.lstm else 2  # h_0, h_1 (and c_0, c_1)
+    inference = _item("activation bytes (inference)", "bytes",
+                      [("N*H_in", f"{N}*{H_in}"), (f"{states}*N*H", f"{states}*{N}*{H}"), ("2*N*G*H", f"2*{N}*{G}*{H}")],
+                      (N * H_in + states * N * H + 2 * N * G * H) * B,
+                      "an estimate of what one eval-mode step holds: the input, the states in and out, and the gate "
+                      "projections x W_ih^T and h W_hh^T before they are combined", ("B", str(B)))
+    per_h = ("2*H", "2*" + str(H), 2 * H) if spec.base_mode == "rnn" else ("7*H", "7*" + str(H), 7 * H)
+    training = _item("activation bytes (training)", "bytes", [(f"N*(H_in + {per_h[0]})", f"{N}*({H_in} + {per_h[1]})")],
+                     N * (H_in + per_h[2]) * B,
+                     "what autograd saves for backward in one train-mode step (requires_grad input, parameters excluded, "
+                     "each storage once), exactly as torch 2.13's CPU cells save it", ("B", str(B)))
+    return [inference, training]
 
 
 def _inference_bytes(spec, L, N, D, G, H, H_in, H_out, layers, lstm, B) -> CostItem:
@@ -137,21 +182,26 @@ def _inference_bytes(spec, L, N, D, G, H, H_in, H_out, layers, lstm, B) -> CostI
     else:
         first = "max(C, Y) + " if has_c and has_y else "C + " if has_c else "Y + " if has_y else ""
         work = f"max({first}2*W + 2*O, {'Y + ' if has_y else ''}W + 6*O)"
-    names = {"W": ("L*N*G*H", f"{L}*{N}*{G}*{H}"), "O": ("L*N*H_out", f"{L}*{N}*{H_out}"),
-             "Y": ("L*N*D*H_out", f"{L}*{N}*{D}*{H_out}"), "C": ("L*N*H_in", f"{L}*{N}*{H_in}")}
-    terms = [("L*N*H_in", f"{L}*{N}*{H_in}"),
+    R, R_num, rows = _rows(spec)  # packed input works on sum(lengths) rows, not L*N
+    names = {"W": (f"{R}*G*H", f"{R_num}*{G}*{H}"), "O": (f"{R}*H_out", f"{R_num}*{H_out}"),
+             "Y": (f"{R}*D*H_out", f"{R_num}*{D}*{H_out}"), "C": ("L*N*H_in", f"{L}*{N}*{H_in}")}
+    inputs = [("L*N*H_in", f"{L}*{N}*{H_in}")] + ([(f"{R}*H_in", f"{R_num}*{H_in}")] if spec.packed else [])
+    terms = [*inputs,
              ("2*num_layers*D*N*(H_out + H)", f"2*{layers}*{D}*{N}*({H_out} + {H})") if lstm
              else ("2*num_layers*D*N*H_out", f"2*{layers}*{D}*{N}*{H_out}"),
              tuple(re.sub(r"\b[WOYC]\b", lambda m, i=i: names[m.group()][i], work) for i in (0, 1))]
-    W, O, Y, C = L * N * G * H, L * N * H_out, L * N * D * H_out * has_y, L * N * H_in * has_c
+    W, O, Y, C = rows * G * H, rows * H_out, rows * D * H_out * has_y, L * N * H_in * has_c
     peak = W + max(C, Y + 2 * O) if D == 1 else max(max(C, Y) + 2 * W + 2 * O, Y + W + 6 * O)
     states = 2 * layers * D * N * (H_out + (H if lstm else 0))  # h_0/c_0 in, h_n/c_n out
-    return _item("activation bytes (inference)", "bytes", terms, (L * N * H_in + states + peak) * B,
+    held = L * N * H_in + (rows * H_in if spec.packed else 0)  # the (padded) input, and its packed data
+    packed = (" For packed input the working set covers sum(lengths) rows, beside the padded batch and its packed "
+              "copy." if spec.packed else "")
+    return _item("activation bytes (inference)", "bytes", terms, (held + states + peak) * B,
                  "an estimate of the peak an eval-mode torch.no_grad forward holds on torch's decomposed path: input, "
                  "h_0/c_0, h_n/c_n, the layer below's output (or batch_first's contiguous input copy) and one layer's "
                  "working set (input projections for all steps, step outputs and their stack); on 120 random small "
                  "configs it came within 10% under to 22% over the peak torch 2.13's CPU profiler measured, and "
-                 "oneDNN/cuDNN kernels add workspace and weight copies of their own",
+                 "oneDNN/cuDNN kernels add workspace and weight copies of their own." + packed,
                  ("B", str(B)))
 
 
@@ -166,30 +216,38 @@ def _training_bytes(spec, L, N, D, H, H_in, H_out, P, layers, B) -> CostItem:
     lstm keeps the gates (4H, activated in place), c_{t-1}, tanh(c_t), h_{t-1}
     and, with P, the unprojected h_t: 7H + P.
     """
+    R, R_num, rows = _rows(spec)  # packed input: sum(lengths) rows instead of L*N
     copies = D if _input_copied(spec) else 1
-    terms = [(("D*" if copies > 1 else "") + "L*N*H_in", ("" if copies == 1 else f"{D}*") + f"{L}*{N}*{H_in}")]
-    value = copies * L * N * H_in
+    terms = [(("D*" if copies > 1 else "") + f"{R}*H_in", ("" if copies == 1 else f"{D}*") + f"{R_num}*{H_in}")]
+    value = copies * rows * H_in
     if layers > 1:
         # Each upper layer's input; dropout in between (CPU: input * mask) saves the mask
         # as well, and the product, a new storage, is what the next layer saves.
         twice = 0 < spec.dropout < 1
-        terms.append((("2*" if twice else "") + "(num_layers-1)*L*N*D*H_out",
-                      ("2*" if twice else "") + f"{layers - 1}*{L}*{N}*{D}*{H_out}"))
-        value += (1 + twice) * (layers - 1) * L * N * D * H_out
+        terms.append((("2*" if twice else "") + f"(num_layers-1)*{R}*D*H_out",
+                      ("2*" if twice else "") + f"{layers - 1}*{R_num}*{D}*{H_out}"))
+        value += (1 + twice) * (layers - 1) * rows * D * H_out
         if spec.dropout == 1 and N > 0:  # p == 1 multiplies by a saved 0-dim zero
             terms.append(("(num_layers-1)", f"{layers - 1}"))
             value += layers - 1
-    per_step = {"rnn": ("(L+1)*N*H", f"({L}+1)*{N}*{H}", (L + 1) * N * H),
-                "gru": ("L*N*7*H", f"{L}*{N}*7*{H}", L * N * 7 * H),
-                "lstm": ("L*N*(7*H + P)", f"{L}*{N}*(7*{H} + {P})", L * N * (7 * H + P))}[spec.mode]
+    rnn = (f"({R} + N)*H", f"({R_num} + {N})*{H}") if spec.packed else ("(L+1)*N*H", f"({L}+1)*{N}*{H}")
+    per_step = {"rnn": (*rnn, (rows + N) * H),
+                "gru": (f"{R}*7*H", f"{R_num}*7*{H}", rows * 7 * H),
+                "lstm": (f"{R}*(7*H + P)", f"{R_num}*(7*{H} + {P})", rows * (7 * H + P))}[spec.mode]
     terms.append((f"num_layers*D*{per_step[0]}", f"{layers}*{D}*{per_step[1]}"))
     value += layers * D * per_step[2]
     return _item("activation bytes (training)", "bytes", terms, value * B,
                  "what autograd saves for backward in one train-mode forward (requires_grad input, dropout's masks "
                  "included, parameters excluded, each storage once; with batch_first one contiguous copy of the input per "
                  "direction), exactly as torch 2.13's decomposed CPU path "
-                 "saves it (oneDNN off); fused kernels (oneDNN, cuDNN) keep a different workspace",
+                 "saves it (oneDNN off); fused kernels (oneDNN, cuDNN) keep a different workspace" + _PACKED_TRAINING * spec.packed,
                  ("B", str(B)))
+
+
+# Measured as the test does (tests/test_cost.py), over random packed configs.
+_PACKED_TRAINING = ("; for packed input the same figures over sum(lengths) rows are an estimate: torch's packed path "
+                    "also saves the states it narrows as sequences end, and this came to 0.80-1.00x of what it saved over 300 random "
+                    "packed configs")
 
 
 def macs_of(items: list[CostItem]) -> int:
@@ -208,14 +266,16 @@ def fused_kernel_note(spec: RNNSpec) -> str | None:
     _lstm_mps have no flop formula, so a fused run reports 0. Which configs fuse
     follows torch's RNN.cpp: on CPU only nn.LSTM without proj_size goes to oneDNN
     (float32; bfloat16 / float16 when the CPU supports them, float16 only under
-    no_grad), never an empty input; on CUDA every mode goes to cuDNN. meta runs
+    no_grad), never an empty or packed input (measured: a packed LSTM counts in full); on CUDA every mode goes to cuDNN. meta runs
     the decomposed path, which FlopCounterMode counts in full: None.
     """
+    if spec.is_cell:
+        return None  # the cells run as addmm/mm plus elementwise ops everywhere, which FlopCounterMode counts
     if _batch(spec) == 0:
         return None  # empty input: neither oneDNN nor cuDNN takes it, and every MAC count is 0 anyway
     checked = "the MAC figures come from the formulas, checked against FlopCounterMode on the decomposed path"
     device = spec.device.split(":")[0]
-    if device == "cpu" and spec.mode == "lstm" and not spec.proj_size and spec.dtype != "float64":
+    if device == "cpu" and spec.mode == "lstm" and not spec.proj_size and not spec.packed and spec.dtype != "float64":
         when = {"float32": "", "bfloat16": " on CPUs with bfloat16 support",
                 "float16": " under torch.no_grad on CPUs with float16 support"}[spec.dtype]
         return (f"On CPU{when} torch runs nn.LSTM through oneDNN (mkldnn_rnn_layer) unless torch.backends.mkldnn "
@@ -243,7 +303,7 @@ def parameter_costs(spec: RNNSpec, parameter: theory.ParameterInfo) -> tuple[int
     weight_hr_lK: its projection; each bias: one add per gate row and step. The
     MACs of all parameters sum to total_macs, the adds to the bias adds.
     """
-    steps = spec.seq_len * _batch(spec)  # per direction: each parameter belongs to one
+    steps = _rows(spec)[2]  # per direction: each parameter belongs to one
     rows_out, width = parameter.shape[0], parameter.shape[-1]
     if parameter.kind.startswith("weight"):
         return steps * rows_out * width, 0

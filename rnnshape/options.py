@@ -17,7 +17,7 @@ import typer
 from rnnshape.clikit import error
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
 from rnnshape.render import FORMATS, SWEEP_FORMATS
-from rnnshape.spec import DEVICE_SPELLINGS, DTYPES, MODES, NONLINEARITIES, RNNSpec, parse_float, parse_int
+from rnnshape.spec import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN, DEVICE_SPELLINGS, DTYPES, MODES, NONLINEARITIES, RNNSpec, from_flags
 
 _LAYER = "Layer"
 _RUN = "Dummy run"
@@ -29,8 +29,11 @@ def _opt(*names: str, help: str, panel: str, metavar: Optional[str] = None) -> A
     return typer.Option(*names, help=help, rich_help_panel=panel, metavar=metavar, show_default=True)
 
 
+_PACKED = "Packed input"
+
+
 _SPEC_OPTIONS: list[tuple[str, Any, Any]] = [
-    ("mode", str, _opt("--mode", help="Which layer: nn.RNN, nn.LSTM or nn.GRU.", panel=_LAYER, metavar="[" + "|".join(MODES) + "]")),
+    ("mode", str, _opt("--mode", help="Which layer (nn.RNN, nn.LSTM, nn.GRU) or one-step cell (nn.RNNCell, ...).", panel=_LAYER, metavar="[" + "|".join(MODES) + "]")),
     ("input_size", str, _opt("--input-size", help="H_in: features per time step.", panel=_LAYER, metavar="INT")),
     ("hidden_size", str, _opt("--hidden-size", help="H: hidden state size (H_cell for lstm).", panel=_LAYER, metavar="INT")),
     ("num_layers", str, _opt("--layers", "--num-layers", help="num_layers: stacked layers.", panel=_LAYER, metavar="INT")),
@@ -40,27 +43,26 @@ _SPEC_OPTIONS: list[tuple[str, Any, Any]] = [
     ("nonlinearity", str, _opt("--nonlinearity", help="rnn only.", panel=_LAYER, metavar="[" + "|".join(NONLINEARITIES) + "]")),
     ("dropout", str, _opt("--dropout", help="Dropout between layers, 0 <= p <= 1.", panel=_LAYER, metavar="P")),
     ("proj_size", str, _opt("--proj-size", help="lstm only: project h to P < H features.", panel=_LAYER, metavar="INT")),
-    ("seq_len", str, _opt("--seq-len", help="L of the dummy input.", panel=_RUN, metavar="INT")),
-    ("batch_size", str, _opt("--batch-size", help="N of the dummy input (0 allowed).", panel=_RUN, metavar="INT")),
-    ("unbatched", bool, _opt("--unbatched", help="Feed 2-D input (L, H_in).", panel=_RUN)),
+    ("seq_len", str, _opt("--seq-len", help=f"L of the dummy input [default: {DEFAULT_SEQ_LEN}; the longest of --lengths; none for a cell].", panel=_RUN, metavar="INT")),
+    ("batch_size", str, _opt("--batch-size", help=f"N of the dummy input, 0 allowed [default: {DEFAULT_BATCH_SIZE}; how many --lengths].", panel=_RUN, metavar="INT")),
+    ("unbatched", bool, _opt("--unbatched", help="Feed 2-D input (L, H_in); 1-D (H_in) to a cell.", panel=_RUN)),
+    ("lengths", str, _opt("--lengths", help="Pack the batch: one length per sequence, e.g. 5,3,2 (N and L follow).", panel=_PACKED, metavar="INT,INT,...")),
+    ("enforce_sorted", bool, _opt("--enforce-sorted/--no-enforce-sorted", help="pack_padded_sequence's enforce_sorted: lengths must be decreasing.", panel=_PACKED)),
     ("device", str, _opt("--device", help=f"Where to run: {DEVICE_SPELLINGS}.", panel=_RUN, metavar="DEVICE")),
     ("dtype", str, _opt("--dtype", help="Parameter and input dtype.", panel=_RUN, metavar="[" + "|".join(DTYPES) + "]")),
     ("seed", str, _opt("--seed", help="Seeds the initial weights and the dummy input.", panel=_RUN, metavar="INT")),
 ]
-_INT_FIELDS = {"input_size", "hidden_size", "num_layers", "proj_size", "seq_len", "batch_size", "seed"}
 _DEFAULTS = RNNSpec()
+# Flags whose absence means something (--lengths decides seq_len and batch_size;
+# a cell has no seq_len): no default text, so "not given" can be told from "5".
+_UNSET = {"seq_len", "batch_size", "lengths"}
+spec_from_flags = from_flags  # the CLI's name for it
 
 
-def spec_from_flags(flags: dict[str, Any]) -> RNNSpec:
-    """The flags' text as a validated RNNSpec; raises SpecError naming the flag."""
-    values: dict[str, Any] = {}
-    for name, value in flags.items():
-        if name in _INT_FIELDS:
-            value = parse_int(name, value)
-        elif name == "dropout":
-            value = parse_float(name, value)
-        values[name] = value
-    return RNNSpec(**values)
+def _default(name: str, kind: Any) -> Any:
+    if name in _UNSET:
+        return None
+    return str(getattr(_DEFAULTS, name)) if kind is str else getattr(_DEFAULTS, name)
 
 
 def _exit_codes(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -96,8 +98,8 @@ def spec_command(func: Callable[..., Any]) -> Callable[..., Any]:
         pyinspect.Parameter(
             name,
             pyinspect.Parameter.KEYWORD_ONLY,
-            annotation=Annotated[kind, option],
-            default=(str(getattr(_DEFAULTS, name)) if kind is str else getattr(_DEFAULTS, name)),
+            annotation=Annotated[Optional[kind] if name in _UNSET else kind, option],
+            default=_default(name, kind),
         )
         for name, kind, option in _SPEC_OPTIONS
     ]
@@ -119,7 +121,7 @@ def _sweep_flag_params() -> list[pyinspect.Parameter]:
     params = []
     for name, kind, option in _SPEC_OPTIONS:
         if kind is str:  # text: a comma list, or a range a..b of integers
-            annotation, default = Annotated[str, option], str(getattr(_DEFAULTS, name))
+            annotation, default = Annotated[Optional[str] if name in _UNSET else str, option], _default(name, kind)
             params.append(pyinspect.Parameter(name, pyinspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default))
             continue
         # typer keeps a first positional declaration in `default` (its older calling style).

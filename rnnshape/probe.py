@@ -39,6 +39,10 @@ class Observation:
     relations: dict[str, bool | None]  # relation name -> held? (None: no values to compare)
     notes: list[str] = field(default_factory=list)
     ran: bool = True  # False: nothing was run (--no-run); every field above is the formulas' word
+    # Packed input: lengths, batch_sizes, sorted_indices as the PackedSequence holds them.
+    packing: dict[str, Any] | None = None
+    # Tensors (or packing entries) torch could not produce here, and why (meta has no values to pad).
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 def unobserved(spec: RNNSpec) -> Observation:
@@ -55,6 +59,7 @@ def unobserved(spec: RNNSpec) -> Observation:
         parameters=[ObservedParameter(p.name, p.shape, None, None, None) for p in theory.parameters(spec)],
         relations={r.name: None for r in theory.relations(spec)},
         ran=False,
+        packing=theory.packing(spec) if spec.packed else None,
     )
 
 
@@ -77,19 +82,46 @@ class Run:
     spec: RNNSpec
     device: Any
     module: Any
-    input: Any
-    h_0: Any
-    c_0: Any  # None unless lstm
-    output: Any
-    h_n: Any
-    c_n: Any  # None unless lstm
+    # input, h_0 (c_0), output, h_n (c_n) -- or a cell's h_1 (c_1), or packed input's
+    # packed_input, packed_output, padded_output: the names theory.tensors uses.
+    tensors: dict[str, Any]
     warnings: list[warnings.WarningMessage]
+    packed_input: Any = None  # the PackedSequence fed to the module (packed input only)
+    packed_output: Any = None  # the PackedSequence it returned
 
     @property
-    def tensors(self) -> dict[str, Any]:
-        """input, h_0 (c_0), output, h_n (c_n): the names PyTorch's docs use."""
-        named = {"input": self.input, "h_0": self.h_0, "c_0": self.c_0, "output": self.output, "h_n": self.h_n, "c_n": self.c_n}
-        return {name: t for name, t in named.items() if t is not None}
+    def input(self) -> Any:
+        return self.tensors["input"]
+
+    @property
+    def h_0(self) -> Any:
+        return self.tensors["h_0"]
+
+    @property
+    def c_0(self) -> Any:
+        return self.tensors.get("c_0")
+
+    @property
+    def output(self) -> Any:
+        """The top layer's output, padded where the input was packed (None for a cell)."""
+        return self.tensors.get("padded_output", self.tensors.get("output"))
+
+    @property
+    def h_n(self) -> Any:
+        return self.tensors.get("h_n", self.tensors.get("h_1"))
+
+    @property
+    def c_n(self) -> Any:
+        return self.tensors.get("c_n", self.tensors.get("c_1"))
+
+    @property
+    def state_0(self) -> Any:
+        """h_0, or (h_0, c_0): what the module takes beside its input."""
+        return (self.h_0, self.c_0) if self.spec.lstm else self.h_0
+
+    @property
+    def module_input(self) -> Any:
+        return self.input if self.packed_input is None else self.packed_input
 
 
 def run(spec: RNNSpec, *, max_memory: int | None = None) -> Run:
@@ -127,15 +159,39 @@ def run(spec: RNNSpec, *, max_memory: int | None = None) -> Run:
                 # eval(): dropout acts only in training, and a deterministic run keeps
                 # the output/h_n relations exact.
                 module.eval()
-                x, state_0 = _dummy_inputs(torch, spec, device, dtype)
-                output, state_n = _forward(torch, spec, module, x, state_0, device)
+                named = _dummy_inputs(torch, spec, device, dtype)
+                ran = Run(torch, spec, device, module, named, [])
+                if spec.packed:
+                    ran.packed_input = _pack(torch, spec, named["input"])
+                    named["packed_input"] = ran.packed_input.data
+                result = _forward(torch, spec, module, ran.module_input, ran.state_0, device)
         except RuntimeError as exc:
             raise environment_problem(torch, spec, exc) from None
 
-    lstm = spec.mode == "lstm"
-    h_0, c_0 = state_0 if lstm else (state_0, None)
-    h_n, c_n = state_n if lstm else (state_n, None)
-    return Run(torch, spec, device, module, x, h_0, c_0, output, h_n, c_n, list(caught))
+    names = ("h_1", "c_1") if spec.is_cell else ("h_n", "c_n")
+    # A cell returns only its next state; a layer returns (output, state).
+    output, state_n = (None, result) if spec.is_cell else result
+    if spec.is_cell:
+        pass
+    elif spec.packed:
+        ran.packed_output = output
+        named["packed_output"] = output.data
+        if device.type != "meta":  # padding copies values, and meta tensors have none
+            named["padded_output"] = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=spec.batch_first)[0]
+    else:
+        named["output"] = output
+    if spec.lstm:
+        named[names[0]], named[names[1]] = state_n
+    else:
+        named[names[0]] = state_n
+    ran.warnings = list(caught)
+    return ran
+
+
+def _pack(torch: Any, spec: RNNSpec, x: Any) -> Any:
+    # lengths live on the CPU whatever the device: pack_padded_sequence requires it.
+    lengths = torch.tensor(spec.lengths, dtype=torch.int64)
+    return torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=spec.batch_first, enforce_sorted=spec.enforce_sorted)
 
 
 def observe(spec: RNNSpec, *, max_memory: int | None = None) -> Observation:
@@ -146,6 +202,9 @@ def observe(spec: RNNSpec, *, max_memory: int | None = None) -> Observation:
         relations = _check_relations(ran.torch, spec, ran.output, ran.h_n)
     else:
         relations = {rel.name: None for rel in theory.relations(spec)}
+    unavailable = {}
+    if spec.packed and not has_values:
+        unavailable["padded_output"] = "pad_packed_sequence copies values, and meta tensors have none"
     return Observation(
         module_repr=repr(ran.module),
         torch_version=ran.torch.__version__,
@@ -154,7 +213,23 @@ def observe(spec: RNNSpec, *, max_memory: int | None = None) -> Observation:
         parameters=[_observe_parameter(ran.torch, name, p, spec, has_values) for name, p in ran.module.named_parameters()],
         relations=relations,
         notes=notes(spec, ran.device, ran.warnings),
+        packing=_observe_packing(ran, unavailable) if spec.packed else None,
+        unavailable=unavailable,
     )
+
+
+def _observe_packing(ran: Run, unavailable: dict[str, str]) -> dict[str, Any]:
+    packed = ran.packed_input
+    sorted_indices = packed.sorted_indices
+    if sorted_indices is not None and sorted_indices.device.type == "meta":
+        # torch moves sorted_indices to the input's device; on meta it has no values to read.
+        unavailable["sorted_indices"] = "torch keeps sorted_indices on the input's device, and meta tensors have no values"
+        sorted_indices = None
+    return {
+        "lengths": list(ran.spec.lengths or ()),
+        "batch_sizes": packed.batch_sizes.tolist(),  # always on the CPU
+        "sorted_indices": None if sorted_indices is None else sorted_indices.tolist(),
+    }
 
 
 # Below this many multiply-accumulates a forward is over in a millisecond on one
@@ -163,7 +238,7 @@ def observe(spec: RNNSpec, *, max_memory: int | None = None) -> Observation:
 _ONE_THREAD_MACS = 10**8
 
 
-def _forward(torch: Any, spec: RNNSpec, module: Any, x: Any, state_0: Any, device: Any) -> tuple[Any, Any]:
+def _forward(torch: Any, spec: RNNSpec, module: Any, x: Any, state_0: Any, device: Any) -> Any:
     if device.type == "cpu":
         if cost.total_macs(spec) >= _ONE_THREAD_MACS:
             return module(x, state_0)
@@ -237,7 +312,12 @@ def _has_native_meta(torch: Any, name: str) -> bool:
 def constructor_kwargs(spec: RNNSpec) -> dict[str, Any]:
     # Keyword arguments only: a positional 8th argument to nn.GRU (9th to nn.RNN)
     # would silently become proj_size.
-    kwargs: dict[str, Any] = dict(
+    if spec.is_cell:
+        kwargs: dict[str, Any] = dict(input_size=spec.input_size, hidden_size=spec.hidden_size, bias=spec.bias)
+        if spec.mode == "rnncell":
+            kwargs["nonlinearity"] = spec.nonlinearity
+        return kwargs
+    kwargs = dict(
         input_size=spec.input_size,
         hidden_size=spec.hidden_size,
         num_layers=spec.num_layers,
@@ -253,8 +333,12 @@ def constructor_kwargs(spec: RNNSpec) -> dict[str, Any]:
     return kwargs
 
 
-def _dummy_inputs(torch: Any, spec: RNNSpec, device: Any, dtype: Any) -> tuple[Any, Any]:
-    """The input and an explicit h_0 (and c_0), shaped as theory predicts, seeded."""
+def _dummy_inputs(torch: Any, spec: RNNSpec, device: Any, dtype: Any) -> dict[str, Any]:
+    """input and an explicit h_0 (and c_0), shaped as theory predicts, seeded.
+
+    Packed input: the padded batch, zero after each sequence's length (as a
+    real padded batch is; pack_padded_sequence never reads those steps).
+    """
     predicted = {t.name: t.shape for t in theory.tensors(spec)}
 
     def draw(shape: tuple[int, ...]) -> Any:
@@ -264,11 +348,14 @@ def _dummy_inputs(torch: Any, spec: RNNSpec, device: Any, dtype: Any) -> tuple[A
         return torch.randn(shape, generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
 
     generator = torch.Generator().manual_seed(spec.seed)
-    x = draw(predicted["input"])
-    h_0 = draw(predicted["h_0"])
-    if spec.mode == "lstm":
-        return x, (h_0, draw(predicted["c_0"]))
-    return x, h_0
+    named = {"input": draw(predicted["input"]), "h_0": draw(predicted["h_0"])}
+    if spec.lstm:
+        named["c_0"] = draw(predicted["c_0"])
+    if spec.packed and device.type != "meta":
+        x = named["input"].transpose(0, 1) if spec.batch_first else named["input"]  # a view: (L, N, H_in)
+        for i, n in enumerate(spec.lengths or ()):
+            x[n:, i] = 0
+    return named
 
 
 def _observe_parameter(torch: Any, name: str, p: Any, spec: RNNSpec, has_values: bool) -> ObservedParameter:
@@ -283,15 +370,23 @@ def _observe_parameter(torch: Any, name: str, p: Any, spec: RNNSpec, has_values:
 
 def _check_relations(torch: Any, spec: RNNSpec, output: Any, h_n: Any) -> dict[str, bool]:
     """Evaluate theory's output/h_n identities on the real tensors, bit for bit."""
+    if spec.is_cell:
+        return {}
     # Bring output to (L, N, features) and h_n to (rows, N, H_out) whatever the layout.
     if spec.unbatched:
         output, h_n = output.unsqueeze(1), h_n.unsqueeze(1)
     elif spec.batch_first:
         output = output.transpose(0, 1)
-    return {
-        r.name: all(torch.equal(output[p.time_step, :, p.start : p.stop], h_n[p.h_n_row]) for p in r.parts)
-        for r in theory.relations(spec)
-    }
+
+    def holds(p: theory.RelationPart) -> bool:
+        batch = slice(None) if p.batch is None else p.batch
+        steps = p.time_step if p.time_stop is None else slice(p.time_step, p.time_stop)
+        seen = output[steps, batch, p.start : p.stop]
+        if p.h_n_row is None:  # padding: every element exactly 0 (a NaN counts as nonzero)
+            return int(torch.count_nonzero(seen)) == 0
+        return torch.equal(seen, h_n[p.h_n_row, batch])
+
+    return {r.name: all(holds(p) for p in r.parts) for r in theory.relations(spec)}
 
 
 def _check_device(torch: Any, name: str) -> Any:
@@ -327,7 +422,7 @@ def _check_size(spec: RNNSpec) -> None:
     two_layers = replace(spec, num_layers=min(spec.num_layers, 2))
     largest = max([math.prod(t.shape) for t in theory.tensors(spec)] + [p.numel for p in theory.parameters(two_layers)])
     if largest > _MAX_NUMEL:
-        field = max(("input_size", "hidden_size", "seq_len", "batch_size"), key=lambda f: getattr(spec, f))
+        field = max(("input_size", "hidden_size", "seq_len", "batch_size"), key=lambda f: getattr(spec, f) or 0)
         raise SpecError(field, f"is too large: a tensor would have {largest} elements, more than torch's int64 sizes hold")
 
 

@@ -103,15 +103,9 @@ class Report:
             "observed": self.ran,
             "torch_version": obs.torch_version,
             "module": obs.module_repr if self.ran else None,
-            "tensors": {
-                t.name: {
-                    "shape": list(obs.tensors.get(t.name, ())),
-                    "dims": list(t.dims),
-                    "predicted_shape": list(t.shape),
-                    "meaning": t.meaning,
-                }
-                for t in self.tensors
-            },
+            "tensors": {t.name: self._tensor_dict(t) for t in self.tensors},
+            # Packed input only: what pack_padded_sequence made of the lengths (null otherwise).
+            "packing": obs.packing,
             "h_n_rows": [{"row": r.row, "layer": r.layer, "direction": r.direction} for r in self.h_n_rows],
             "relations": [
                 {"name": r.name, "identity": r.text, "why": r.why, "held": obs.relations.get(r.name)}
@@ -135,6 +129,19 @@ class Report:
             "notes": self.notes,
             "ok": self.ok,
         }
+
+    def _tensor_dict(self, t: theory.TensorInfo) -> dict[str, Any]:
+        seen = self.observation.tensors.get(t.name)
+        out = {
+            # null where torch could not produce it here (see "unavailable"), never a made-up shape
+            "shape": None if t.name in self.observation.unavailable else list(seen or ()),
+            "dims": list(t.dims),
+            "predicted_shape": list(t.shape),
+            "meaning": t.meaning,
+        }
+        if t.name in self.observation.unavailable:
+            out["unavailable"] = self.observation.unavailable[t.name]
+        return out
 
     def _parameter_dict(self, p: Any) -> dict[str, Any]:
         predicted = self.predicted_parameter(p.name)
@@ -173,7 +180,12 @@ def _comparisons(report: Report) -> list[Check]:
     checks = []
     for t in report.tensors:
         seen = obs.tensors.get(t.name)
-        checks.append(Check(f"shape of {t.name}", seen == t.shape, shape_text(t.shape), shape_text(seen)))
+        if t.name in obs.unavailable:
+            checks.append(Check(f"shape of {t.name}", None, shape_text(t.shape), f"unavailable: {obs.unavailable[t.name]}"))
+        else:
+            checks.append(Check(f"shape of {t.name}", seen == t.shape, shape_text(t.shape), shape_text(seen)))
+    if report.spec.packed:
+        checks += _packing_checks(report)
 
     observed = {p.name: p for p in obs.parameters}
     predicted_names = [p.name for p in report.parameters]
@@ -192,4 +204,16 @@ def _comparisons(report: Report) -> list[Check]:
     for r in report.relations:
         held = obs.relations.get(r.name)
         checks.append(Check(r.name, held, r.text, {True: "held", False: "differs", None: "not checked"}[held]))
+    return checks
+
+
+def _packing_checks(report: Report) -> list[Check]:
+    """batch_sizes and sorted_indices as pack_padded_sequence made them, against theory.packing."""
+    predicted, seen = theory.packing(report.spec), report.observation.packing or {}
+    checks = []
+    for key in ("batch_sizes", "sorted_indices"):
+        if key in report.observation.unavailable:
+            checks.append(Check(key, None, str(predicted[key]), f"unavailable: {report.observation.unavailable[key]}"))
+        else:
+            checks.append(Check(key, seen.get(key) == predicted[key], str(predicted[key]), str(seen.get(key, "missing"))))
     return checks

@@ -12,9 +12,16 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from rnnshape.errors import SpecError
+from rnnshape.errors import SpecError, option_for
 
-MODES = ("rnn", "lstm", "gru")
+LAYER_MODES = ("rnn", "lstm", "gru")
+# The single-step cells: nn.RNNCell, nn.LSTMCell, nn.GRUCell. A cell is one time
+# step of one layer in one direction; the caller writes the loop over t.
+CELL_MODES = ("rnncell", "lstmcell", "grucell")
+MODES = LAYER_MODES + CELL_MODES
+# The documented example's dummy input, nn.RNN(10, 20) fed (5, 3, 10): the
+# defaults of seq_len and batch_size where neither they nor --lengths are given.
+DEFAULT_SEQ_LEN, DEFAULT_BATCH_SIZE = 5, 3
 NONLINEARITIES = ("tanh", "relu")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 DEVICE_SPELLINGS = "cpu, cuda, cuda:N, mps, meta"
@@ -24,6 +31,9 @@ _DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16"}
 _DEVICE_RE = re.compile(r"^(cpu|meta|mps|cuda(:\d+)?)$")
 # Rows of the stacked gate weights, per mode: torch stacks G blocks of H rows.
 GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+# Flags that describe a stack of layers over a sequence, which a cell is not:
+# field -> the value a cell has implicitly (seq_len: none, a cell takes one step).
+_LAYER_ONLY = {"num_layers": 1, "bidirectional": False, "proj_size": 0, "batch_first": False, "dropout": 0.0}
 # torch.manual_seed accepts any 64-bit pattern; negative seeds only alias positive ones.
 _MAX_SEED = 2**64 - 1
 _MAX_DEVICE_INDEX = 127
@@ -47,12 +57,15 @@ class RNNSpec:
     bidirectional: bool = False
     proj_size: int = 0
     nonlinearity: str = "tanh"
-    seq_len: int = 5
-    batch_size: int = 3
+    seq_len: int | None = None  # None: 5, or the longest of lengths; stays None for a cell
+    batch_size: int | None = None  # None: 3, or how many lengths
     unbatched: bool = False
     device: str = "cpu"
     dtype: str = "float32"
     seed: int = 0
+    # Packed input, after the design's original keys so that their order stays a prefix.
+    lengths: tuple[int, ...] | None = None  # packed input: one length per sequence
+    enforce_sorted: bool = True  # pack_padded_sequence's argument
 
     def __post_init__(self) -> None:
         # Normalise spellings first (frozen, hence object.__setattr__), then check.
@@ -62,9 +75,40 @@ class RNNSpec:
                 raise SpecError(name, f"must be a string (got {value!r})")
             object.__setattr__(self, name, value.strip().lower())
         object.__setattr__(self, "dtype", _DTYPE_ALIASES.get(self.dtype, self.dtype))
+        if isinstance(self.lengths, list):  # JSON and RNNSpec(**to_dict()) give a list
+            object.__setattr__(self, "lengths", tuple(self.lengths))
         _validate(self)
+        _resolve_dummy_sizes(self)
 
     # Derived quantities, named as in PyTorch's docs.
+    @property
+    def is_cell(self) -> bool:
+        return self.mode in CELL_MODES
+
+    @property
+    def base_mode(self) -> str:
+        """rnn, lstm or gru: the layer whose one step this is (the mode itself for a layer)."""
+        return self.mode.removesuffix("cell")
+
+    @property
+    def lstm(self) -> bool:
+        """Whether there is a cell state c (nn.LSTM and nn.LSTMCell)."""
+        return self.base_mode == "lstm"
+
+    @property
+    def packed(self) -> bool:
+        return self.lengths is not None
+
+    @property
+    def steps(self) -> int:
+        """Time steps one forward computes per sequence: L for a layer, 1 for a cell."""
+        return 1 if self.is_cell else self.seq_len  # type: ignore[return-value]
+
+    @property
+    def batch(self) -> int:
+        """N as the module sees it: 1 for unbatched input, whatever batch_size says."""
+        return 1 if self.unbatched else self.batch_size  # type: ignore[return-value]
+
     @property
     def num_directions(self) -> int:
         """D: 2 for a bidirectional layer, else 1."""
@@ -73,7 +117,7 @@ class RNNSpec:
     @property
     def gate_multiple(self) -> int:
         """G: how many blocks of hidden_size rows the stacked weights hold."""
-        return {"rnn": 1, "gru": 3, "lstm": 4}[self.mode]
+        return {"rnn": 1, "gru": 3, "lstm": 4}[self.base_mode]
 
     @property
     def h_out(self) -> int:
@@ -82,10 +126,12 @@ class RNNSpec:
 
     @property
     def module_name(self) -> str:
-        return {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[self.mode]
+        return {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[self.base_mode] + ("Cell" if self.is_cell else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["lengths"] = None if self.lengths is None else list(self.lengths)
+        return out
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -102,13 +148,16 @@ def _validate(spec: RNNSpec) -> None:
         # torch keeps the index in an int8: cuda:128 would silently become cuda:-128.
         raise SpecError("device", f"index must be 0..{_MAX_DEVICE_INDEX} (got {spec.device!r})")
 
-    for name in ("bias", "batch_first", "bidirectional", "unbatched"):
+    for name in ("bias", "batch_first", "bidirectional", "unbatched", "enforce_sorted"):
         if not isinstance(getattr(spec, name), bool):
             raise SpecError(name, f"must be true or false (got {getattr(spec, name)!r})")
 
-    for name in ("input_size", "hidden_size", "num_layers", "seq_len"):
+    for name in ("input_size", "hidden_size", "num_layers"):
         _integer(spec, name, minimum=1)
-    _integer(spec, "batch_size", minimum=0)  # torch runs an empty batch
+    if spec.seq_len is not None:
+        _integer(spec, "seq_len", minimum=1)
+    if spec.batch_size is not None:
+        _integer(spec, "batch_size", minimum=0)  # torch runs an empty batch
     _integer(spec, "proj_size", minimum=0)
     _integer(spec, "seed", minimum=0)
     if spec.seed > _MAX_SEED:
@@ -120,6 +169,10 @@ def _validate(spec: RNNSpec) -> None:
     if not (math.isfinite(dropout) and 0 <= dropout <= 1):
         raise SpecError("dropout", f"must be a number between 0 and 1 (got {dropout})")
 
+    if spec.is_cell:
+        _validate_cell(spec)
+    _validate_lengths(spec)
+
     # Combinations torch refuses, or silently does something else with.
     if spec.proj_size and spec.mode != "lstm":
         raise SpecError(
@@ -130,12 +183,67 @@ def _validate(spec: RNNSpec) -> None:
             "proj_size",
             f"must be smaller than --hidden-size {spec.hidden_size} (got {spec.proj_size})",
         )
-    if spec.nonlinearity != "tanh" and spec.mode != "rnn":
-        # nn.LSTM/nn.GRU have no nonlinearity argument: their gates are fixed.
+    if spec.nonlinearity != "tanh" and spec.base_mode != "rnn":
+        # nn.LSTM/nn.GRU (and their cells) have no nonlinearity argument: their gates are fixed.
         raise SpecError(
             "nonlinearity",
-            f"is for --mode rnn only; {spec.mode} gates are fixed (got --nonlinearity {spec.nonlinearity})",
+            f"is for --mode rnn or rnncell only; {spec.mode} gates are fixed (got --nonlinearity {spec.nonlinearity})",
         )
+
+
+def _validate_cell(spec: RNNSpec) -> None:
+    """torch's cells take none of these arguments; a value other than the layer default would be silently meaningless."""
+    for name, implicit in _LAYER_ONLY.items():
+        value = getattr(spec, name)
+        if value != implicit or isinstance(value, bool) != isinstance(implicit, bool):
+            shown = option_for(name) if value is True else f"{option_for(name)} {value}"
+            raise SpecError(name, f"is for layers, not cells: nn.{spec.module_name} is one step of one layer in one direction (got {shown} with --mode {spec.mode})")
+    if spec.seq_len is not None:
+        raise SpecError("seq_len", f"is for layers, not cells: nn.{spec.module_name} takes one time step, (N, H_in), not a sequence (got --seq-len {spec.seq_len} with --mode {spec.mode})")
+    if spec.lengths is not None:
+        raise SpecError("lengths", f"is for layers, not cells: nn.{spec.module_name} takes one time step, not a packed sequence (got --mode {spec.mode})")
+
+
+def _validate_lengths(spec: RNNSpec) -> None:
+    """Packed input: the lengths define the batch, so seq_len and batch_size follow from them."""
+    if spec.lengths is None:
+        if not spec.enforce_sorted:
+            raise SpecError("enforce_sorted", "is pack_padded_sequence's argument: give --lengths for packed input (got --no-enforce-sorted alone)")
+        return
+    lengths = spec.lengths
+    if not isinstance(lengths, tuple) or not lengths:
+        raise SpecError("lengths", f"must be a list of positive integers, one per sequence (got {lengths!r})")
+    for n in lengths:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise SpecError("lengths", f"must be positive integers, one per sequence (got {n!r})")
+        if n < 1:
+            raise SpecError("lengths", f"must be positive integers: pack_padded_sequence refuses a sequence of length {n} (got {lengths_text(lengths)})")
+    if spec.unbatched:
+        raise SpecError("unbatched", f"cannot be combined with --lengths: packing needs a batch, one sequence per length (got --lengths {lengths_text(lengths)})")
+    longest = max(lengths)
+    if spec.seq_len is not None and spec.seq_len != longest:
+        why = f"{longest} is longer than --seq-len {spec.seq_len}" if longest > spec.seq_len else f"the longest is {longest}"
+        raise SpecError("seq_len", f"must be the longest of --lengths {lengths_text(lengths)}: {why} (leave --seq-len out to take it from --lengths)")
+    if spec.batch_size is not None and spec.batch_size != len(lengths):
+        raise SpecError("batch_size", f"must be the number of --lengths, one sequence each: {len(lengths)} (got {spec.batch_size}; leave --batch-size out to take it from --lengths)")
+    if spec.enforce_sorted and list(lengths) != sorted(lengths, reverse=True):
+        raise SpecError("lengths", f"must be in decreasing order with --enforce-sorted, as pack_padded_sequence requires (got {lengths_text(lengths)}); pass --no-enforce-sorted to let torch sort them")
+
+
+def _resolve_dummy_sizes(spec: RNNSpec) -> None:
+    """Fill in seq_len and batch_size that were left out (validation already checked the given ones)."""
+    if spec.lengths is not None:
+        object.__setattr__(spec, "seq_len", max(spec.lengths))
+        object.__setattr__(spec, "batch_size", len(spec.lengths))
+        return
+    if spec.seq_len is None and not spec.is_cell:
+        object.__setattr__(spec, "seq_len", DEFAULT_SEQ_LEN)
+    if spec.batch_size is None:
+        object.__setattr__(spec, "batch_size", DEFAULT_BATCH_SIZE)
+
+
+def lengths_text(lengths: tuple[int, ...]) -> str:
+    return ",".join(str(n) for n in lengths)
 
 
 def _choice(spec: RNNSpec, name: str, allowed: tuple[str, ...]) -> None:
@@ -160,6 +268,39 @@ def parse_int(field: str, text: str) -> int:
         return int(text)
     except ValueError:
         raise SpecError(field, f"must be an integer (got {text!r})") from None
+
+
+INT_FIELDS = ("input_size", "hidden_size", "num_layers", "proj_size", "seq_len", "batch_size", "seed")
+
+
+def parse_field(name: str, value: Any) -> Any:
+    """One flag's text as its field's type (bools and choices pass as they are); raises SpecError.
+
+    None means the flag was not given: RNNSpec then chooses (seq_len and batch_size
+    from --lengths, say).
+    """
+    if value is None or not isinstance(value, str):
+        return value
+    if name in INT_FIELDS:
+        return parse_int(name, value)
+    if name == "dropout":
+        return parse_float(name, value)
+    if name == "lengths":
+        return parse_lengths(value)
+    return value
+
+
+def from_flags(flags: dict[str, Any]) -> RNNSpec:
+    """The flags' text as a validated RNNSpec; raises SpecError naming the flag."""
+    return RNNSpec(**{name: parse_field(name, value) for name, value in flags.items() if value is not None})
+
+
+def parse_lengths(text: str) -> tuple[int, ...]:
+    """'5,3,2' -> (5, 3, 2); the values themselves are checked by RNNSpec."""
+    items = [item.strip() for item in str(text).split(",")]
+    if not all(items):
+        raise SpecError("lengths", f"must be a comma list of positive integers, one per sequence (got {text!r})")
+    return tuple(parse_int("lengths", item) for item in items)
 
 
 def parse_float(field: str, text: str) -> float:

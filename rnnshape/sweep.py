@@ -18,7 +18,7 @@ from typing import Any
 
 from rnnshape import cost
 from rnnshape.errors import EnvironmentProblem, SpecError
-from rnnshape.spec import RNNSpec
+from rnnshape.spec import RNNSpec, parse_field
 
 # A sweep is answered in one process; past this many rows a loop in the shell
 # (or several sweeps) is the better tool, and a typo like 1..100000 is caught.
@@ -26,8 +26,19 @@ MAX_CONFIGURATIONS = 100_000
 _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
 
 
-def values(field: str, text: str) -> list[str]:
-    """'16,32..34' -> ['16', '32', '33', '34']: a comma list whose items may be inclusive ranges."""
+def values(field: str, text: str | None) -> list[str | None]:
+    """'16,32..34' -> ['16', '32', '33', '34']: a comma list whose items may be inclusive ranges.
+
+    --lengths is itself a comma list, so its alternatives are separated by '/':
+    '5,3,2/4,4' -> ['5,3,2', '4,4']. None (a flag not given) stays [None].
+    """
+    if text is None:
+        return [None]
+    if field == "lengths":
+        alternatives = [item.strip() for item in str(text).split("/")]
+        if not all(alternatives):
+            raise SpecError(field, f"has an empty item in its list of alternatives, separated by '/' (got {text!r})")
+        return list(dict.fromkeys(alternatives))
     out: list[str] = []
     for item in str(text).split(","):
         item = item.strip()
@@ -64,6 +75,8 @@ def check_count(choices: dict[str, list[Any]]) -> int:
 
 
 COST_KEYS = tuple(cost.KEYS.values())
+# The shapes a row shows: a layer's output and final states, a cell's next state.
+SHAPES = ("output", "h_n", "c_n", "h_1", "c_1")
 
 
 @dataclass
@@ -71,9 +84,11 @@ class Row:
     """One configuration's answer; `error` set (and the rest None) when it could not be answered."""
 
     config: dict[str, Any]
-    output: list[int] | None = None
+    output: list[int] | None = None  # packed input: the padded output
     h_n: list[int] | None = None
     c_n: list[int] | None = None
+    h_1: list[int] | None = None  # a cell's next state
+    c_1: list[int] | None = None
     total_parameters: int | None = None
     macs: int | None = None
     costs: dict[str, int] | None = None
@@ -83,7 +98,7 @@ class Row:
     exit_code: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"config": self.config, "output": self.output, "h_n": self.h_n, "c_n": self.c_n,
+        out: dict[str, Any] = {"config": self.config, **{name: getattr(self, name) for name in SHAPES},
                                "total_parameters": self.total_parameters, "macs": self.macs}
         out.update(self.costs or {key: None for key in COST_KEYS})
         out.update({"observed": self.observed, "ok": self.ok, "error": self.error})
@@ -101,13 +116,13 @@ def answer(make_spec: Callable[[dict[str, Any]], RNNSpec], flags: dict[str, Any]
         return Row(_typed(flags), error=exc.cli_message(), exit_code=2)
     except EnvironmentProblem as exc:
         return Row(_typed(flags), error=str(exc), exit_code=3)
-    tensors = report.observation.tensors
+    tensors = dict(report.observation.tensors)
+    if "padded_output" in tensors:
+        tensors["output"] = tensors["padded_output"]
     items = cost.costs(spec)
     return Row(
         config=spec.to_dict(),
-        output=list(tensors["output"]),
-        h_n=list(tensors["h_n"]),
-        c_n=list(tensors["c_n"]) if "c_n" in tensors else None,
+        **{name: list(tensors[name]) if name in tensors else None for name in SHAPES},
         total_parameters=report.observed_total,
         macs=cost.macs_of(items),
         costs={i.key: i.value for i in items},
@@ -121,18 +136,11 @@ def _typed(flags: dict[str, Any]) -> dict[str, Any]:
     """An unanswerable row's config: each value as the type its field has, where it parses."""
     out: dict[str, Any] = {}
     for name, value in flags.items():
-        default = getattr(RNNSpec, name, None)
         try:
-            if isinstance(default, bool) or isinstance(value, bool):
-                out[name] = value
-            elif isinstance(default, int):
-                out[name] = int(value)
-            elif isinstance(default, float):
-                out[name] = float(value)
-            else:
-                out[name] = value
-        except (TypeError, ValueError):
-            out[name] = value
+            value = parse_field(name, value)
+        except SpecError:
+            pass  # shown as given: the row's error says what is wrong with it
+        out[name] = list(value) if isinstance(value, tuple) else value
     return out
 
 

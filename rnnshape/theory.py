@@ -51,12 +51,19 @@ class HnRow:
 
 @dataclass(frozen=True)
 class RelationPart:
-    """output[time_step, :, start:stop] == h_n[h_n_row], in seq-first terms."""
+    """output[time_step, batch, start:stop] == h_n[h_n_row, batch], in seq-first terms.
+
+    batch None: every sequence at once. h_n_row None: the output slice is zeros
+    instead, for the steps time_step..time_stop-1 (the padding after a packed
+    sequence's end).
+    """
 
     time_step: int
     start: int
     stop: int
-    h_n_row: int
+    h_n_row: int | None
+    batch: int | None = None
+    time_stop: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ def constructor_text(spec: RNNSpec) -> str:
     args = [str(spec.input_size), str(spec.hidden_size)]
     defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False,
                 "proj_size": 0, "nonlinearity": "tanh"}
+    if spec.is_cell:  # a cell's constructor has only bias and (RNNCell) nonlinearity
+        defaults = {"bias": True, "nonlinearity": "tanh"}
     for name, default in defaults.items():
         value = getattr(spec, name)
         if value != default:
@@ -91,7 +100,13 @@ def constructor_text(spec: RNNSpec) -> str:
 
 
 def tensors(spec: RNNSpec) -> list[TensorInfo]:
-    """input, h_0 (c_0), output, h_n (c_n) with their shapes and dimension names."""
+    """input, h_0 (c_0), output, h_n (c_n) with their shapes and dimension names.
+
+    A cell: input, h_0 (c_0), h_1 (c_1). Packed input adds packed_input, and
+    output becomes packed_output and padded_output.
+    """
+    if spec.is_cell:
+        return _cell_tensors(spec)
     L, N, H_in, H_out = spec.seq_len, spec.batch_size, spec.input_size, spec.h_out
     D, layers = spec.num_directions, spec.num_layers
 
@@ -111,25 +126,79 @@ def tensors(spec: RNNSpec) -> list[TensorInfo]:
         return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
 
     both = " (both directions side by side)" if D == 2 else ""
-    out = [
-        TensorInfo("input", *seq((H_in, "H_in")), "the sequence, every time step"),
-        TensorInfo("h_0", *state(H_out, "H_out"), "initial state, every layer and direction"),
-    ]
-    if spec.mode == "lstm":
+    last = "each sequence's own last step" if spec.packed else "last step"
+    if spec.packed:
+        out = [
+            TensorInfo("input", *seq((H_in, "H_in")), "the padded batch: zeros after each sequence's length"),
+            TensorInfo("packed_input", (sum(spec.lengths), H_in), ("sum(lengths)", "H_in"),
+                       "PackedSequence.data: the real steps only, time-major"),
+        ]
+    else:
+        out = [TensorInfo("input", *seq((H_in, "H_in")), "the sequence, every time step")]
+    out.append(TensorInfo("h_0", *state(H_out, "H_out"), "initial state, every layer and direction"))
+    if spec.lstm:
         out.append(TensorInfo("c_0", *state(spec.hidden_size, "H_cell"), "initial cell state, every layer and direction"))
-    out.append(TensorInfo("output", *seq((D * H_out, "D*H_out")), "top layer, every time step" + both))
-    out.append(TensorInfo("h_n", *state(H_out, "H_out"), "every layer and direction, last step"))
-    if spec.mode == "lstm":
-        out.append(TensorInfo("c_n", *state(spec.hidden_size, "H_cell"), "cell state, every layer and direction, last step"))
+    if spec.packed:
+        out.append(TensorInfo("packed_output", (sum(spec.lengths), D * H_out), ("sum(lengths)", "D*H_out"),
+                              "the PackedSequence output's .data: top layer, real steps" + both))
+        out.append(TensorInfo("padded_output", *seq((D * H_out, "D*H_out")),
+                              "pad_packed_sequence(output): zeros after each length" + both))
+    else:
+        out.append(TensorInfo("output", *seq((D * H_out, "D*H_out")), "top layer, every time step" + both))
+    out.append(TensorInfo("h_n", *state(H_out, "H_out"), f"every layer and direction, {last}"))
+    if spec.lstm:
+        out.append(TensorInfo("c_n", *state(spec.hidden_size, "H_cell"), f"cell state, every layer and direction, {last}"))
     return out
 
 
+def _cell_tensors(spec: RNNSpec) -> list[TensorInfo]:
+    """One step: input (N, H_in), h_0 -> h_1 (and c_0 -> c_1), the names PyTorch's cell docs use."""
+    batch = [] if spec.unbatched else [(spec.batch_size, "N")]
+
+    def shape(size: int, dim: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        pairs = batch + [(size, dim)]
+        return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+
+    H = spec.hidden_size
+    out = [
+        TensorInfo("input", *shape(spec.input_size, "H_in"), "one time step (the cell has no L: you loop over t)"),
+        TensorInfo("h_0", *shape(H, "H"), "the state before this step"),
+    ]
+    if spec.lstm:
+        out.append(TensorInfo("c_0", *shape(H, "H"), "the cell state before this step"))
+    out.append(TensorInfo("h_1", *shape(H, "H"), "the state after this step (feed it back as the next h_0)"))
+    if spec.lstm:
+        out.append(TensorInfo("c_1", *shape(H, "H"), "the cell state after this step"))
+    return out
+
+
+def packing(spec: RNNSpec) -> dict[str, list[int] | None]:
+    """What pack_padded_sequence makes of the lengths: batch_sizes[t] sequences are still running at step t.
+
+    sorted_indices orders the batch longest first (ties keep their order, as
+    torch's sort does on these sizes); torch leaves it None with
+    enforce_sorted=True, where the batch must already be in that order.
+    """
+    assert spec.lengths is not None
+    lengths = spec.lengths
+    batch_sizes = [sum(n > t for n in lengths) for t in range(max(lengths))]
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return {"lengths": list(lengths), "batch_sizes": batch_sizes, "sorted_indices": None if spec.enforce_sorted else order}
+
+
 def parameters(spec: RNNSpec) -> list[ParameterInfo]:
-    """named_parameters() in torch's order: layer, then direction, then w_ih, w_hh, b_ih, b_hh, w_hr."""
+    """named_parameters() in torch's order: layer, then direction, then w_ih, w_hh, b_ih, b_hh, w_hr.
+
+    A cell's names have no _l0 suffix: it is one layer in one direction.
+    """
     G, H, D, H_out = spec.gate_multiple, spec.hidden_size, spec.num_directions, spec.h_out
-    gates = GATES[spec.mode]
+    gates = GATES[spec.base_mode]
     bound = init_bound(spec)
     out: list[ParameterInfo] = []
+    if spec.is_cell:
+        rows = [("weight_ih", (G * H, spec.input_size)), ("weight_hh", (G * H, H))]
+        rows += [("bias_ih", (G * H,)), ("bias_hh", (G * H,))] if spec.bias else []
+        return [ParameterInfo(kind, shape, 0, DIRECTIONS[0], kind, gates, bound) for kind, shape in rows]
     for layer in range(spec.num_layers):
         # Layers above the first read both directions of the layer below, concatenated.
         layer_input = spec.input_size if layer == 0 else D * H_out
@@ -158,6 +227,8 @@ def count_formula(spec: RNNSpec) -> tuple[str, str]:
     """The count formula in symbols, and with this config's numbers substituted and evaluated."""
     D, G, H, P = spec.num_directions, spec.gate_multiple, spec.hidden_size, spec.proj_size
     layers, b, H_in, H_out = spec.num_layers, int(spec.bias), spec.input_size, spec.h_out
+    if spec.is_cell:  # the layer's formula with D = num_layers = 1 and no projection
+        return "G*H*(H_in + H + 2*bias)", f"{G}*{H}*({H_in} + {H} + 2*{b}) = {total_parameters(spec)}"
     symbols = "D*G*H*(H_in + (num_layers-1)*D*H_out + num_layers*(H_out + 2*bias))"
     numbers = f"{D}*{G}*{H}*({H_in} + {layers - 1}*{D}*{H_out} + {layers}*({H_out} + 2*{b}))"
     if spec.mode == "lstm":  # only an LSTM can project; keep the term out of rnn/gru formulas
@@ -171,13 +242,19 @@ def parameter_bytes(spec: RNNSpec) -> int:
 
 
 def h_n_rows(spec: RNNSpec) -> list[HnRow]:
-    """Row `layer * D + direction` of h_n (and c_n) belongs to that layer and direction."""
+    """Row `layer * D + direction` of h_n (and c_n) belongs to that layer and direction; a cell's h_1 has no rows."""
+    if spec.is_cell:
+        return []
     D = spec.num_directions
     return [HnRow(layer * D + d, layer, DIRECTIONS[d]) for layer in range(spec.num_layers) for d in range(D)]
 
 
 def relations(spec: RNNSpec) -> list[Relation]:
-    """Identities between output and h_n that hold for every input."""
+    """Identities between output and h_n that hold for every input (a cell has no output apart from h_1)."""
+    if spec.is_cell:
+        return []
+    if spec.packed:
+        return _packed_relations(spec)
     D, H_out, top = spec.num_directions, spec.h_out, (spec.num_layers - 1) * spec.num_directions
     out = [
         Relation(
@@ -204,15 +281,49 @@ def relations(spec: RNNSpec) -> list[Relation]:
     return out
 
 
-def _output_index(spec: RNNSpec, t: int, start: int, stop: int) -> str:
+def _packed_relations(spec: RNNSpec) -> list[Relation]:
+    """Per sequence: each ends at its own length, and pad_packed_sequence pads with zeros after it."""
+    assert spec.lengths is not None
+    D, H_out, top, lengths = spec.num_directions, spec.h_out, (spec.num_layers - 1) * spec.num_directions, spec.lengths
+    out = [
+        Relation(
+            "forward h_n is each sequence's own last step",
+            f"{_output_index(spec, 'lengths[i]-1', 0, H_out, batch='i', name='padded_output')} == h_n[{top}, i]",
+            "the forward direction stops at each sequence's own last real step, not at L-1",
+            tuple(RelationPart(n - 1, 0, H_out, top, batch=i) for i, n in enumerate(lengths)),
+        )
+    ]
+    if D == 2:
+        out.append(
+            Relation(
+                "reverse h_n is each sequence's step 0",
+                f"{_output_index(spec, 0, H_out, 2 * H_out, batch='i', name='padded_output')} == h_n[{top + 1}, i]",
+                "the reverse direction starts at each sequence's own last real step and ends at step 0",
+                tuple(RelationPart(0, H_out, 2 * H_out, top + 1, batch=i) for i in range(len(lengths))),
+            )
+        )
+    if min(lengths) == spec.seq_len:
+        return out  # every sequence is full length: no padding to check
+    out.append(
+        Relation(
+            "padding is zeros",
+            f"{_output_index(spec, 'lengths[i]:', 0, D * H_out, batch='i', name='padded_output')} == 0",
+            "pad_packed_sequence fills the steps after each sequence's end with zeros, not with computed states",
+            tuple(RelationPart(n, 0, D * H_out, None, batch=i, time_stop=spec.seq_len) for i, n in enumerate(lengths) if n < spec.seq_len),
+        )
+    )
+    return out
+
+
+def _output_index(spec: RNNSpec, t: int | str, start: int, stop: int, *, batch: str = ":", name: str = "output") -> str:
     """output[...] written in the user's layout, for display."""
     full = spec.num_directions * spec.h_out
     features = f"{start or ''}:{stop if stop != full else ''}"
     if spec.unbatched:
-        return f"output[{t}, {features}]"
+        return f"{name}[{t}, {features}]"
     if spec.batch_first:
-        return f"output[:, {t}, {features}]"
-    return f"output[{t}, :, {features}]"
+        return f"{name}[{batch}, {t}, {features}]"
+    return f"{name}[{t}, {batch}, {features}]"
 
 
 def run_bytes(spec: RNNSpec) -> int:
@@ -222,7 +333,7 @@ def run_bytes(spec: RNNSpec) -> int:
     torch keeps per layer: the input projection for every step (G*H per
     direction) and the layer's output, alive while the next layer reads it.
     """
-    L, N = spec.seq_len, 1 if spec.unbatched else spec.batch_size
+    L, N = spec.steps, spec.batch
     D, G, H = spec.num_directions, spec.gate_multiple, spec.hidden_size
     elements = sum(math.prod(t.shape) for t in tensors(spec))
     workspace = L * N * D * (G * H + 2 * max(H, spec.input_size))
@@ -232,7 +343,12 @@ def run_bytes(spec: RNNSpec) -> int:
 def notes(spec: RNNSpec) -> list[str]:
     """What this config does that a reader might not expect (torch's own warnings come from probe)."""
     out = []
-    if spec.unbatched:
+    if spec.is_cell:
+        out.append(f"nn.{spec.module_name} computes one time step; a layer is the loop over t that feeds h_1 back "
+                   f"as the next h_0 (`rnnshape code --mode {spec.mode}` writes that loop and compares it with nn.{spec.module_name[:-4]})")
+    if spec.is_cell and spec.unbatched:
+        out.append(f"--unbatched: the input is 1-D (H_in,) and the states 1-D (H,); --batch-size {spec.batch_size} is not used")
+    elif spec.unbatched:
         out.append(f"--unbatched: the input is 2-D (L, H_in) and the states 2-D; --batch-size {spec.batch_size} is not used")
         if spec.batch_first:
             out.append("--batch-first has no effect on unbatched input (torch ignores it)")
@@ -244,4 +360,10 @@ def notes(spec: RNNSpec) -> list[str]:
         out.append("--device meta: shapes only; no values exist, so drawn min/max and the output/h_n relations are not checked")
     if spec.batch_size == 0 and not spec.unbatched:
         out.append("--batch-size 0: torch accepts an empty batch; every tensor with N has no elements")
+    if spec.packed:
+        sort = ("--enforce-sorted: the lengths are already longest first, so torch keeps no sorted_indices (None)"
+                if spec.enforce_sorted else
+                "--no-enforce-sorted: torch sorts the batch longest first (sorted_indices) and puts h_n back in the original order")
+        out.append(f"--lengths {','.join(map(str, spec.lengths))}: the RNN runs only the real steps, "
+                   f"batch_sizes[t] sequences at step t; {sort}")
     return out

@@ -35,6 +35,7 @@ def test_design_example_contract():
         "batch_first": False, "dropout": 0.0, "bidirectional": True, "proj_size": 0,
         "nonlinearity": "tanh", "seq_len": 5, "batch_size": 3, "unbatched": False,
         "device": "cpu", "dtype": "float32", "seed": 0,
+        "lengths": None, "enforce_sorted": True,  # packed input, added after the design's keys
     }
     # Numbers from design.md, not from the code.
     assert set(d["tensors"]) >= {"input", "h_0", "output", "h_n"}

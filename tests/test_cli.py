@@ -42,7 +42,7 @@ DEFAULT_CONFIG = {
     "mode": "rnn", "input_size": 10, "hidden_size": 20, "num_layers": 1, "bias": True,
     "batch_first": False, "dropout": 0.0, "bidirectional": False, "proj_size": 0,
     "nonlinearity": "tanh", "seq_len": 5, "batch_size": 3, "unbatched": False,
-    "device": "cpu", "dtype": "float32", "seed": 0,
+    "device": "cpu", "dtype": "float32", "seed": 0, "lengths": None, "enforce_sorted": True,
 }
 ALL_FLAGS = [
     "--mode", "--input-size", "--hidden-size", "--layers", "--num-layers", "--bidirectional",

@@ -9,9 +9,7 @@ import json
 
 from rnnshape.render.sections import FAILED, HELD, SKIPPED, Section
 from rnnshape.spec import RNNSpec
-from rnnshape.sweep import COST_KEYS, Row
-
-SHAPES = ("output", "h_n", "c_n")
+from rnnshape.sweep import COST_KEYS, SHAPES, Row
 
 
 def render_rows(rows: list[Row], fmt: str, *, varying: list[str], width: int = 100, color: bool = False) -> str:
@@ -63,7 +61,8 @@ def section(rows: list[Row], varying: list[str]) -> Section:
     and a sentence squeezed into a table column is unreadable.
     """
     config_columns = varying or ["mode"]
-    shapes = [s for s in SHAPES if s != "c_n" or any(r.c_n for r in rows)]
+    # Only the shapes some row has: c_n needs an lstm, h_1 a cell.
+    shapes = [s for s in SHAPES if any(getattr(r, s) is not None for r in rows)] or ["output", "h_n"]
     columns = [COLUMN_LABELS.get(f, f) for f in config_columns] + list(shapes) + ["params", "MACs", "ok"]
     table_rows, refused = [], []
     for r in rows:

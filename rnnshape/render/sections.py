@@ -29,11 +29,14 @@ class Section:
 
 
 def sections(report: Report) -> list[Section]:
+    # A cell has no h_n rows and no output to relate to them.
+    layer_only = [] if report.spec.is_cell else [h_n_rows_section(report), relations_section(report)]
+    packing = [packing_section(report)] if report.spec.packed else []
     return [
         module_section(report),
         tensors_section(report),
-        h_n_rows_section(report),
-        relations_section(report),
+        *packing,
+        *layer_only,
         parameters_section(report),
         totals_section(report),
         cost_section(report),
@@ -47,17 +50,28 @@ def mark(ok: bool | None) -> str:
 
 def module_section(report: Report) -> Section:
     spec = report.spec
-    if spec.mode == "rnn":
+    if spec.base_mode == "rnn":
         nonlinearity = spec.nonlinearity
     else:
         nonlinearity = "sigmoid gates, tanh candidate (fixed)"
     D = spec.num_directions
     rows = [] if report.ran else [["answer", "predicted from the formulas (--no-run): nothing was run or observed"]]
+    rows += [["nonlinearity", nonlinearity]]
+    if spec.is_cell:
+        rows += [
+            ["step", "one time step: you write the loop over t, feeding h_1 back as h_0"],
+            ["layout", "unbatched (H_in)" if spec.unbatched else "batched (N, H_in)"],
+        ]
+    else:
+        layout = "unbatched" if spec.unbatched else ("batch_first" if spec.batch_first else "seq-first")
+        if spec.packed:
+            layout += f", packed: lengths {','.join(map(str, spec.lengths or ()))}"
+        rows += [
+            ["dropout", f"{spec.dropout:g}" + (" (between layers, training only)" if spec.dropout else "")],
+            ["D", f"{D} ({'bidirectional' if D == 2 else 'unidirectional'})"],
+            ["layout", layout],
+        ]
     rows += [
-        ["nonlinearity", nonlinearity],
-        ["dropout", f"{spec.dropout:g}" + (" (between layers, training only)" if spec.dropout else "")],
-        ["D", f"{D} ({'bidirectional' if D == 2 else 'unidirectional'})"],
-        ["layout", "unbatched" if spec.unbatched else ("batch_first" if spec.batch_first else "seq-first")],
         ["device", report.observation.device],
         ["dtype", spec.dtype],
         ["seed", str(spec.seed)],
@@ -69,18 +83,41 @@ def module_section(report: Report) -> Section:
 def tensors_section(report: Report) -> Section:
     observed = report.observation.tensors
     rows = []
+    unavailable = report.observation.unavailable
     for t in report.tensors:
         seen = observed.get(t.name)
         check = HELD if seen == t.shape else f"{FAILED} predicted {shape_text(t.shape)}"
         if not report.ran:
             check = f"{SKIPPED} not run"
-        rows.append([t.name, shape_text(seen), "(" + ", ".join(t.dims) + ")", t.meaning, check])
+        shown = shape_text(seen)
+        if t.name in unavailable:
+            shown, check = "unavailable", f"{SKIPPED} predicted {shape_text(t.shape)}"
+        rows.append([t.name, shown, "(" + ", ".join(t.dims) + ")", t.meaning, check])
     return Section("tensors", ["tensor", "shape", "dims", "meaning", "predicted"], rows, code={0, 1, 2})
 
 
+def packing_section(report: Report) -> Section:
+    """pack_padded_sequence's bookkeeping: which sequences are still running at each step."""
+    spec, packing = report.spec, report.observation.packing or {}
+    unavailable = report.observation.unavailable
+    sorted_indices = packing.get("sorted_indices")
+    if "sorted_indices" in unavailable:
+        order = f"unavailable: {unavailable['sorted_indices']}"
+    elif sorted_indices is None:
+        order = "None: --enforce-sorted, the batch is already longest first"
+    else:
+        order = f"{sorted_indices}: the batch reordered longest first; h_n comes back in the original order"
+    rows = [
+        ["lengths", f"{list(spec.lengths or ())}: sum(lengths) = {sum(spec.lengths or ())} real steps"],
+        ["batch_sizes", f"{packing.get('batch_sizes')}: sequences still running at t = 0, 1, ..."],
+        ["sorted_indices", order],
+    ]
+    return Section("packing: pack_padded_sequence(input, lengths)", ["", ""], rows, code={1})
+
+
 def h_n_rows_section(report: Report) -> Section:
-    states = "h_n and c_n" if report.spec.mode == "lstm" else "h_n"
-    last = report.spec.seq_len - 1
+    states = "h_n and c_n" if report.spec.lstm else "h_n"
+    last = "lengths[i] - 1" if report.spec.packed else report.spec.seq_len - 1
     rows = [
         [str(r.row), str(r.layer), r.direction, f"t = {last if r.direction == 'forward' else 0}"]
         for r in report.h_n_rows
@@ -92,7 +129,8 @@ def h_n_rows_section(report: Report) -> Section:
 def relations_section(report: Report) -> Section:
     held = report.observation.relations
     rows = [[r.text, r.why, mark(held.get(r.name))] for r in report.relations]
-    title = "output and h_n, checked on the real tensors" if report.ran else "output and h_n (not checked: --no-run)"
+    output = "padded_output" if report.spec.packed else "output"
+    title = f"{output} and h_n, checked on the real tensors" if report.ran else f"{output} and h_n (not checked: --no-run)"
     return Section(title, ["identity", "why", "held"], rows, code={0})
 
 
@@ -108,10 +146,12 @@ def parameters_section(report: Report) -> Section:
         if predicted is None or predicted.shape != p.shape:
             shape += f" {FAILED} predicted {shape_text(predicted.shape if predicted else None)}"
         where = f"{predicted.layer} {predicted.direction}" if predicted else "?"
+        if report.spec.is_cell:
+            where = "cell"  # one step of one layer in one direction: no _l0 suffix
         rows.append([p.name, where, shape, str(math.prod(p.shape)), gates, _number(p.min), _number(p.max), mark(p.within_bound)])
     bound = theory.init_bound(report.spec)  # one formula, in theory.py
     title = f"parameters, drawn from U(-{bound:.4f}, {bound:.4f}): bound = 1/sqrt(hidden_size) = 1/sqrt({H})"
-    if report.spec.mode != "rnn":
+    if report.spec.base_mode != "rnn":
         title += f"; each gate is a block of {H} rows"
     columns = ["parameter", "layer dir", "shape", "numel", "gates", "min", "max", "in bound"]
     return Section(title, columns, rows, numeric={3, 5, 6}, code={0, 2})
