@@ -208,7 +208,7 @@ def _validate_lengths(spec: RNNSpec) -> None:
     """Packed input: the lengths define the batch, so seq_len and batch_size follow from them."""
     if spec.lengths is None:
         if not spec.enforce_sorted:
-            raise SpecError("enforce_sorted", "is pack_padded_sequence's argument: give --lengths for packed input (got --no-enforce-sorted alone)")
+            raise SpecError("enforce_sorted", "applies only to packed input: give --lengths too (got --no-enforce-sorted without --lengths)")
         return
     lengths = spec.lengths
     if not isinstance(lengths, tuple) or not lengths:
@@ -222,8 +222,7 @@ def _validate_lengths(spec: RNNSpec) -> None:
         raise SpecError("unbatched", f"cannot be combined with --lengths: packing needs a batch, one sequence per length (got --lengths {lengths_text(lengths)})")
     longest = max(lengths)
     if spec.seq_len is not None and spec.seq_len != longest:
-        why = f"{longest} is longer than --seq-len {spec.seq_len}" if longest > spec.seq_len else f"the longest is {longest}"
-        raise SpecError("seq_len", f"must be the longest of --lengths {lengths_text(lengths)}: {why} (leave --seq-len out to take it from --lengths)")
+        raise SpecError("seq_len", f"must equal the longest of --lengths {lengths_text(lengths)}, {longest} (got {spec.seq_len}; leave --seq-len out to take it from --lengths)")
     if spec.batch_size is not None and spec.batch_size != len(lengths):
         raise SpecError("batch_size", f"must be the number of --lengths, one sequence each: {len(lengths)} (got {spec.batch_size}; leave --batch-size out to take it from --lengths)")
     if spec.enforce_sorted and list(lengths) != sorted(lengths, reverse=True):
@@ -297,10 +296,10 @@ def from_flags(flags: dict[str, Any]) -> RNNSpec:
 
 def parse_lengths(text: str) -> tuple[int, ...]:
     """'5,3,2' -> (5, 3, 2); the values themselves are checked by RNNSpec."""
-    items = [item.strip() for item in str(text).split(",")]
-    if not all(items):
-        raise SpecError("lengths", f"must be a comma list of positive integers, one per sequence (got {text!r})")
-    return tuple(parse_int("lengths", item) for item in items)
+    try:
+        return tuple(int(item) for item in str(text).split(","))
+    except ValueError:
+        raise SpecError("lengths", f"must be a comma list of positive integers, one per sequence (got {text!r})") from None
 
 
 def parse_float(field: str, text: str) -> float:

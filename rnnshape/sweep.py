@@ -132,10 +132,14 @@ def answer(make_spec: Callable[[dict[str, Any]], RNNSpec], flags: dict[str, Any]
     )
 
 
+_FIELD_ORDER = RNNSpec.field_names()
+
+
 def _typed(flags: dict[str, Any]) -> dict[str, Any]:
     """An unanswerable row's config: each value as the type its field has, where it parses."""
     out: dict[str, Any] = {}
-    for name, value in flags.items():
+    for name in sorted(flags, key=_FIELD_ORDER.index):  # the order of a config everywhere else
+        value = flags[name]
         try:
             value = parse_field(name, value)
         except SpecError:

@@ -187,3 +187,49 @@ def test_bad_format_for_sweep():
     result = sweep("-f", "yaml")
     assert result.exit_code == 2
     assert "jsonl" in result.stderr
+
+
+# --- cells and packed input in a sweep ------------------------------------------------
+
+
+def test_cells_sweep_beside_layers_with_their_own_names():
+    rows = sweep_json("--mode", "gru,grucell", "--hidden-size", "4,6", "--batch-size", "2")
+    assert [(r["config"]["mode"], r["config"]["hidden_size"]) for r in rows] == [("gru", 4), ("gru", 6), ("grucell", 4), ("grucell", 6)]
+    for row in rows:
+        H = row["config"]["hidden_size"]
+        if row["config"]["mode"] == "grucell":
+            # PyTorch's cell docs: h_1 is (N, H); a cell has no output and no h_n
+            assert row["h_1"] == [2, H] and row["output"] is None and row["h_n"] is None
+            assert row["total_parameters"] == sum(p.numel() for p in torch.nn.GRUCell(10, H).parameters())
+        else:
+            assert row["h_1"] is None and row["h_n"] == [1, 2, H]
+
+
+def test_a_cell_with_layer_flags_is_a_refused_row():
+    result = sweep("--mode", "lstm,lstmcell", "--layers", "1..2", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    refused = [r for r in json.loads(result.stdout) if r["error"]]
+    assert [(r["config"]["mode"], r["config"]["num_layers"]) for r in refused] == [("lstmcell", 2)]
+    assert refused[0]["error"].startswith("--layers is for layers, not cells")
+    assert list(refused[0]["config"]) == list(RNNSpec.field_names())  # the config's own order, typed
+
+
+def test_lengths_alternatives_are_separated_by_slashes():
+    assert values("lengths", "5,3,2/4,4") == ["5,3,2", "4,4"]
+    with pytest.raises(SpecError):
+        values("lengths", "5,3//4")
+    rows = sweep_json("--mode", "lstm", "--lengths", "5,3,2/4,4/1")
+    assert [r["config"]["lengths"] for r in rows] == [[5, 3, 2], [4, 4], [1]]
+    for row in rows:
+        lengths = row["config"]["lengths"]
+        # the padded output is (max(lengths), len(lengths), H_out); MACs cover only sum(lengths) steps
+        assert row["output"] == [max(lengths), len(lengths), 20] and row["h_n"] == [1, len(lengths), 20]
+        assert row["macs_recurrences"] == sum(lengths) * 4 * 20 * 20
+
+
+def test_lengths_in_csv_are_written_as_the_flag_takes_them():
+    result = sweep("--lengths", "3,1/2", "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    records = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["lengths"] for r in records] == ["3,1", "2"]
+    assert [r["seq_len"] for r in records] == ["3", "2"]

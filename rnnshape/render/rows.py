@@ -51,6 +51,8 @@ def _cell(value: object, *, shape: bool = False) -> str:
         return "x".join(str(s) for s in value)  # type: ignore[union-attr]  # 5x3x20: one cell, no quoting
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):  # lengths: written as the flag takes it
+        return ",".join(map(str, value))
     return str(value)
 
 
@@ -103,4 +105,6 @@ def _shape(shape: list[int] | None) -> str:
 def _config_cell(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    if value is None:
+        return "-"
+    return _cell(value)
