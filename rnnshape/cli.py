@@ -150,6 +150,9 @@ def code(spec: RNNSpec) -> int:
 def flow(spec: RNNSpec, svg: SvgOption = None) -> int:
     """Draw the layer unrolled in time: which cells make output, which make h_n (and its rows).
 
+    A cell (--mode lstmcell) is drawn as its one step; with --lengths, each sequence's
+    own last step is marked, where its h_n leaves.
+
     \b
     Example: rnnshape flow --layers 3 --bidirectional --seq-len 4
     """

@@ -24,6 +24,11 @@ CONFIGS = {
     "lstm_2layers_bidirectional_proj5": RNNSpec(mode="lstm", num_layers=2, bidirectional=True, proj_size=5),
     # batch_first without bias, a single step: output == h_n.
     "gru_batch_first_no_bias_seq1": RNNSpec(mode="gru", batch_first=True, bias=False, seq_len=1, hidden_size=8, input_size=4),
+    # One step of nn.LSTMCell: h_1/c_1, parameters without _l0.
+    "lstmcell_batch2": RNNSpec(mode="lstmcell", input_size=4, hidden_size=6, batch_size=2),
+    # Packed, unsorted, both directions: per-sequence h_n and the padding.
+    "gru_packed_unsorted_bidirectional": RNNSpec(mode="gru", input_size=4, hidden_size=6, lengths=(2, 4, 1),
+                                                 enforce_sorted=False, bidirectional=True),
 }
 
 

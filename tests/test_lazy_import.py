@@ -67,6 +67,9 @@ def test_help_and_version_do_not_import_torch(args):
         ["--mode", "lstm", "--nonlinearity", "relu"],
         ["--format", "yaml"],
         ["--dropout", "2"],
+        ["--mode", "lstmcell", "--layers", "2"],
+        ["--lengths", "2,5"],
+        ["--lengths", "5,3", "--seq-len", "4"],
     ],
     ids=lambda a: " ".join(a),
 )
@@ -75,6 +78,14 @@ def test_refused_flags_do_not_import_torch(args):
     assert result["code"] == 2
     assert result["stderr"].startswith("error: ")
     assert result["loaded"] == []
+
+
+@pytest.mark.parametrize("args", [["--mode", "grucell"], ["--mode", "lstm", "--lengths", "5,3,2", "--no-enforce-sorted"]],
+                         ids=lambda a: " ".join(a))
+def test_cells_and_packing_without_a_run_do_not_import_torch(args):
+    result = drive("inspect", *args, "--no-run", "-f", "json")
+    assert result["code"] == 0, result["stderr"]
+    assert "torch" not in result["loaded"] and "pydantic" not in result["loaded"]  # probe's module, not torch
 
 
 def test_control_typer_coercion_would_import_pydantic():

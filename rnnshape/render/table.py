@@ -72,8 +72,12 @@ def _draw(section: Section):  # -> a Rich renderable
         # Names (weight_ih_l0_reverse) and a sweep's short cells stay whole: a minimum
         # width, never no_wrap, which would crop them silently on a narrow terminal.
         whole = i == 0 or i in section.keep_whole
-        widest = max([len(name)] + [len(row[i]) for row in section.rows]) if whole else None
-        table.add_column(name, justify="right" if i in section.numeric else "left", overflow="fold", min_width=widest)
+        # Every other column keeps at least its header's width: a folded "held" reads as "hel".
+        widest = max([len(name)] + [len(row[i]) for row in section.rows]) if whole else len(name)
+        # no_wrap keeps Rich from shrinking a whole column when the table is too wide and
+        # then growing it back to min_width, which pushed the last column off the edge.
+        table.add_column(name, justify="right" if i in section.numeric else "left", overflow="fold", min_width=widest,
+                         no_wrap=whole)
     for row in section.rows:
         table.add_row(*(Text(cell, style="red" if "✗" in cell else None) for cell in row))
     if section.lines:
