@@ -1,15 +1,22 @@
 """`rnnshape code`: the generated script runs on its own, checks itself, and can fail.
 
-Every script is run with plain `python` in a fresh interpreter, as a user would;
-each run imports torch (about 2.5 s), so the configs below are few and each one
-covers several features. They run concurrently, started once for the module.
+The layer configs and a few CLI-printed scripts run with plain `python` in a fresh
+interpreter, as a user would; each run imports torch (about 2.5 s), so they are few,
+each one covers several features, and they run concurrently, started once for the
+module. The many cell and packed configs run in this process (run_here), which
+costs a fraction of that once torch is loaded.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import io
 import re
+import shlex
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnnshape import EnvironmentProblem, RNNSpec
-from rnnshape.codegen import CHECK_MARKER, script
+from rnnshape.codegen import CELL_LOOP_STEPS, CHECK_MARKER, script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,11 +76,33 @@ PERTURBED = {
 }
 
 
+# Scripts for cells and packed input, printed by the CLI: `rnnshape code FLAGS > x.py`.
+# (Many more cell and packed configs run in this process, below.)
+CLI_RUNS = {
+    "cli_lstmcell": ["--mode", "lstmcell"],
+    "cli_gru_packed_bidirectional_2layers": ["--mode", "gru", "--lengths", "5,3,2", "--bidirectional", "--layers", "2"],
+    "cli_lstm_packed_unsorted_batch_first_proj": [
+        "--lengths", "2,5,3", "--no-enforce-sorted", "--batch-first", "--mode", "lstm", "--proj-size", "3"
+    ],
+}
+
+
+def cli_script(flags: list[str]) -> str:
+    from typer.testing import CliRunner
+
+    from rnnshape.cli import app
+
+    result = CliRunner().invoke(app, ["code", *flags], prog_name="rnnshape")
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Ran]:
     """Every script, run concurrently in its own interpreter from an empty folder."""
     folder = tmp_path_factory.mktemp("scripts")
     sources = {name: script(spec) for name, spec in RUN_CONFIGS.items()} | PERTURBED
+    sources |= {name: cli_script(flags) for name, flags in CLI_RUNS.items()}
     procs = {}
     for name, source in sources.items():
         path = folder / f"{name}.py"
@@ -226,3 +255,333 @@ def test_import_does_not_import_torch():
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+# --- cells and packed input, run in this process ------------------------------
+#
+# A fresh interpreter per script costs an import of torch (about 2.5 s); exec in
+# this process costs about 0.05 s once torch is loaded. A few cell and packed scripts
+# still run as a user would (CLI_RUNS above); the many configs here run in-process.
+
+
+def run_here(source: str) -> Ran:
+    """Run a generated script as `python script.py` would, but in this process.
+
+    SystemExit("text") is how the script fails: Python prints the text to stderr
+    and exits 1, so that is what is recorded here. torch's global RNG is restored.
+    """
+    import torch
+
+    out, err = io.StringIO(), io.StringIO()
+    returncode = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), torch.random.fork_rng(), warnings.catch_warnings():
+        # torch's own notes on the config (dropout with one layer, say) are not the check's business.
+        warnings.simplefilter("ignore")
+        try:
+            exec(compile(source, "<rnnshape code>", "exec"), {"__name__": "__main__"})
+        except SystemExit as exc:
+            if isinstance(exc.code, str):
+                err.write(exc.code + "\n")
+                returncode = 1
+            else:
+                returncode = exc.code or 0
+    return Ran(returncode, out.getvalue(), err.getvalue())
+
+
+# Every cell mode, with and without bias, batched/unbatched/empty batch, relu, every dtype.
+CELL_CONFIGS = {
+    "rnncell_tanh": RNNSpec(mode="rnncell"),
+    "rnncell_relu_nobias_unbatched_float64": RNNSpec(
+        mode="rnncell", nonlinearity="relu", bias=False, unbatched=True, dtype="float64", seed=5
+    ),
+    "rnncell_relu_bfloat16": RNNSpec(mode="rnncell", nonlinearity="relu", dtype="bfloat16", input_size=7, hidden_size=9),
+    "lstmcell_float16": RNNSpec(mode="lstmcell", dtype="float16", batch_size=2, seed=1),
+    "lstmcell_nobias_unbatched": RNNSpec(mode="lstmcell", bias=False, unbatched=True, input_size=3, hidden_size=4),
+    "lstmcell_float64_empty_batch": RNNSpec(mode="lstmcell", dtype="float64", batch_size=0),
+    "grucell_float64": RNNSpec(mode="grucell", dtype="float64", input_size=6, hidden_size=5, seed=2),
+    "grucell_nobias_bfloat16_unbatched": RNNSpec(mode="grucell", bias=False, dtype="bfloat16", unbatched=True),
+}
+
+# Every layer mode packed; bidirectional, 1-3 layers, both layouts, unsorted lengths
+# (with ties), projection, no bias, relu, every dtype.
+PACKED_CONFIGS = {
+    "rnn_relu_nobias": RNNSpec(mode="rnn", nonlinearity="relu", bias=False, lengths=(4, 2, 1)),
+    "rnn_bidirectional_one_sequence_float16": RNNSpec(mode="rnn", bidirectional=True, lengths=(4,), dtype="float16"),
+    "gru_bidirectional_2layers": RNNSpec(mode="gru", bidirectional=True, num_layers=2, lengths=(5, 3, 2)),
+    "gru_batch_first_unsorted_bfloat16": RNNSpec(
+        mode="gru", batch_first=True, lengths=(1, 3, 3), enforce_sorted=False, dtype="bfloat16", hidden_size=8
+    ),
+    "lstm_proj_batch_first_unsorted": RNNSpec(
+        mode="lstm", proj_size=3, batch_first=True, lengths=(2, 5, 3), enforce_sorted=False
+    ),
+    "lstm_bidirectional_3layers_float64_unsorted": RNNSpec(
+        mode="lstm", bidirectional=True, num_layers=3, lengths=(1, 4, 4, 2), enforce_sorted=False,
+        dtype="float64", input_size=3, hidden_size=6, dropout=0.5, seed=7,
+    ),
+    "lstm_proj_bidirectional_nobias": RNNSpec(
+        mode="lstm", proj_size=2, hidden_size=5, bidirectional=True, bias=False, lengths=(3, 3, 1)
+    ),
+}
+
+LABELLED_LINE = re.compile(r"^(\S+)\s+(nn\.\w+) \(([\d, ]*)\)\s+(.+?) \(([\d, ]*)\)$", re.M)
+
+
+def labelled_shapes(stdout: str) -> dict[str, tuple[str, tuple[int, ...], str, tuple[int, ...]]]:
+    """name -> (torch's label, its shape, the reference's label, its shape), as the script prints them."""
+
+    def parse(text: str) -> tuple[int, ...]:
+        return tuple(int(n) for n in text.split(",") if n.strip())
+
+    return {m[1]: (m[2], parse(m[3]), m[4], parse(m[5])) for m in LABELLED_LINE.finditer(stdout)}
+
+
+def documented_cell_shapes(spec: RNNSpec) -> dict[str, tuple[str, tuple[int, ...], str]]:
+    """PyTorch's cell docs: h_1 (and c_1) (N, H), or (H) unbatched. The matching layer run over
+    CELL_LOOP_STEPS steps: output (L, N, H), h_n (1, N, H), so h_n[0] is (N, H)."""
+    n = () if spec.unbatched else (spec.batch_size,)
+    H, L = spec.hidden_size, CELL_LOOP_STEPS
+    cell, layer = f"nn.{spec.module_name}", f"nn.{spec.module_name.removesuffix('Cell')}"
+    shapes = {"h_1": (cell, n + (H,), "by hand"), "output": (layer, (L, *n, H), "cell loop"),
+              "h_n[0]": (layer, n + (H,), "cell loop's last h")}
+    if spec.lstm:
+        shapes |= {"c_1": (cell, n + (H,), "by hand"), "c_n[0]": (layer, n + (H,), "cell loop's last c")}
+    return shapes
+
+
+def documented_packed_shapes(spec: RNNSpec) -> dict[str, tuple[int, ...]]:
+    """pad_packed_sequence gives (L, N, D*H_out) (batch_first: (N, L, ...)) with L the longest
+    length; h_n (D*num_layers, N, H_out) and c_n (..., H) as for a padded batch."""
+    N, L, D = len(spec.lengths), max(spec.lengths), spec.num_directions
+    H_out, rows = spec.proj_size or spec.hidden_size, spec.num_directions * spec.num_layers
+    shapes = {"padded_output": (N, L, D * H_out) if spec.batch_first else (L, N, D * H_out), "h_n": (rows, N, H_out)}
+    if spec.lstm:
+        shapes["c_n"] = (rows, N, spec.hidden_size)
+    return shapes
+
+
+def check_cell_run(spec: RNNSpec, ran: Ran) -> None:
+    layer = spec.module_name.removesuffix("Cell")
+    assert ran.returncode == 0, ran.stderr
+    assert f"OK: the explicit step matches nn.{spec.module_name}, and the loop over it matches nn.{layer}" in ran.stdout
+    printed = labelled_shapes(ran.stdout)
+    expected = documented_cell_shapes(spec)
+    assert set(printed) == set(expected), ran.stdout
+    for name, (module, shape, reference) in expected.items():
+        assert printed[name] == (module, shape, reference, shape), (name, ran.stdout)
+
+
+def check_packed_run(spec: RNNSpec, ran: Ran) -> None:
+    assert ran.returncode == 0, ran.stderr
+    assert f"OK: the explicit loop matches nn.{spec.module_name}" in ran.stdout
+    printed = labelled_shapes(ran.stdout)
+    expected = documented_packed_shapes(spec)
+    assert set(printed) == set(expected), ran.stdout
+    for name, shape in expected.items():
+        assert printed[name] == (f"nn.{spec.module_name}", shape, "loop", shape), (name, ran.stdout)
+    # batch_sizes[t]: how many sequences are longer than t (pack_padded_sequence's docs).
+    batch_sizes = re.search(r"^batch_sizes\s+(\[.*\])$", ran.stdout, re.M)[1]
+    assert ast.literal_eval(batch_sizes) == [sum(n > t for n in spec.lengths) for t in range(max(spec.lengths))]
+    sorted_indices = ast.literal_eval(re.search(r"^sorted_indices\s+(.*)$", ran.stdout, re.M)[1])
+    if spec.enforce_sorted:
+        assert sorted_indices is None
+    else:  # a permutation that puts the lengths longest first
+        assert sorted(sorted_indices) == list(range(len(spec.lengths)))
+        by_index = [spec.lengths[i] for i in sorted_indices]
+        assert by_index == sorted(spec.lengths, reverse=True)
+
+
+@pytest.mark.parametrize("name", list(CELL_CONFIGS))
+def test_cell_script_checks_the_step_and_the_loop_against_the_layer(name):
+    spec = CELL_CONFIGS[name]
+    check_cell_run(spec, run_here(script(spec)))
+
+
+@pytest.mark.parametrize("name", list(PACKED_CONFIGS))
+def test_packed_script_runs_each_sequence_to_its_own_length(name):
+    spec = PACKED_CONFIGS[name]
+    check_packed_run(spec, run_here(script(spec)))
+
+
+def perturbed_run(spec: RNNSpec, line: str) -> Ran:
+    return run_here(perturbed(spec, line))
+
+
+def failed_names(ran: Ran) -> set[str]:
+    """The tensors the MISMATCH message names, one per line after the first."""
+    return {line.strip().split(":")[0] for line in ran.stderr.splitlines()[1:] if line.strip()}
+
+
+@pytest.mark.parametrize(
+    "spec, line, names",
+    [
+        # The one step by hand: torch's h_1 or c_1 moved.
+        (RNNSpec(mode="rnncell"), "h_1 = h_1 + 1e-3", {"h_1"}),
+        (RNNSpec(mode="lstmcell", unbatched=True), "c_1 = c_1 + 1e-3", {"c_1"}),
+        # The loop that makes a layer: the layer's result, or the loop's, moved.
+        (RNNSpec(mode="grucell"), "output = output + 1e-3", {"output"}),
+        (RNNSpec(mode="lstmcell"), "last_c = last_c + 1e-3", {"c_n[0]"}),
+        (RNNSpec(mode="rnncell", dtype="float64"), "last_h = last_h + 1e-9", {"h_n[0]"}),
+        # 1e-3 is within bfloat16's tolerance, 0.5 is not.
+        (RNNSpec(mode="grucell", dtype="bfloat16"), "cell_output = cell_output + 0.5", {"output"}),
+    ],
+)
+def test_a_perturbed_cell_script_fails(spec, line, names):
+    ran = perturbed_run(spec, line)
+    assert ran.returncode == 1, ran.stdout
+    assert "OK" not in ran.stdout
+    layer = spec.module_name.removesuffix("Cell")
+    assert ran.stderr.startswith(f"MISMATCH: nn.{spec.module_name} differs from its equations, or the loop over it from nn.{layer}:")
+    assert failed_names(ran) == names, ran.stderr
+
+
+def test_a_layer_without_the_cells_weights_fails():
+    """The copy is what makes the layer the cell's loop: copy a wrong weight_hh and every
+    layer-side comparison fails, while the step by hand still passes."""
+    spec = RNNSpec(mode="lstmcell")
+    text = script(spec)
+    copy = "lstm.weight_hh_l0.copy_(lstmcell.weight_hh)"
+    assert text.count(copy) == 1
+    ran = run_here(text.replace(copy, "lstm.weight_hh_l0.copy_(lstmcell.weight_hh + 1e-2)"))
+    assert ran.returncode == 1, ran.stdout
+    assert failed_names(ran) == {"output", "h_n[0]", "c_n[0]"}, ran.stderr
+
+
+@pytest.mark.parametrize(
+    "spec, line, names",
+    [
+        (RNNSpec(mode="gru", lengths=(5, 3, 2), bidirectional=True), "padded_output = padded_output + 1e-3", {"padded_output"}),
+        (RNNSpec(mode="lstm", lengths=(2, 5, 3), enforce_sorted=False), "c_n = c_n + 1e-3", {"c_n"}),
+        # torch's h_n in sorted order instead of the original one: the check notices.
+        (RNNSpec(mode="rnn", lengths=(2, 5, 3), enforce_sorted=False), "h_n = h_n[:, packed_input.sorted_indices]", {"h_n"}),
+    ],
+)
+def test_a_perturbed_packed_script_fails(spec, line, names):
+    ran = perturbed_run(spec, line)
+    assert ran.returncode == 1, ran.stdout
+    assert ran.stderr.startswith(f"MISMATCH: the explicit loop does not match nn.{spec.module_name}:")
+    assert failed_names(ran) == names, ran.stderr
+
+
+def test_packed_is_not_the_padded_batch_run_to_its_end():
+    """Run the loop over the whole padded batch instead of each sequence's own length: the
+    reverse direction would start in the padding, and h_n would be the padded end's state."""
+    spec = RNNSpec(mode="gru", lengths=(5, 3, 2), bidirectional=True)
+    text = script(spec)
+    own_length = "layer_input[:length, i : i + 1]"
+    assert text.count(own_length) == 1
+    ran = run_here(text.replace(own_length, "layer_input[:, i : i + 1]").replace(
+        "ref_output[:length, i : i + 1] = out_i", "ref_output[:, i : i + 1] = out_i * (torch.arange(L) < length).reshape(L, 1, 1)"
+    ))
+    assert ran.returncode == 1, ran.stdout
+    assert failed_names(ran) == {"padded_output", "h_n"}, ran.stderr
+
+
+@pytest.mark.parametrize("name", list(CLI_RUNS))
+def test_cli_script_runs_in_a_fresh_interpreter(runs, name):
+    ran = runs[name]
+    assert ran.returncode == 0, ran.stderr
+    assert re.search(r"^OK: the explicit (loop|step) matches nn\.\w+", ran.stdout, re.M), ran.stdout
+
+
+@st.composite
+def cell_specs(draw) -> RNNSpec:
+    mode = draw(st.sampled_from(["rnncell", "lstmcell", "grucell"]))
+    return RNNSpec(
+        mode=mode,
+        input_size=draw(st.integers(1, 12)),
+        hidden_size=draw(st.integers(1, 12)),
+        bias=draw(st.booleans()),
+        nonlinearity=draw(st.sampled_from(["tanh", "relu"])) if mode == "rnncell" else "tanh",
+        batch_size=draw(st.integers(0, 4)),
+        unbatched=draw(st.booleans()),
+        dtype=draw(st.sampled_from(["float32", "float64", "float16", "bfloat16"])),
+        seed=draw(st.integers(0, 2**64 - 1)),
+    )
+
+
+@st.composite
+def packed_specs(draw) -> RNNSpec:
+    mode = draw(st.sampled_from(["rnn", "lstm", "gru"]))
+    hidden = draw(st.integers(1, 8))
+    lengths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
+    enforce_sorted = draw(st.booleans())
+    if enforce_sorted:
+        lengths = sorted(lengths, reverse=True)
+    return RNNSpec(
+        mode=mode,
+        input_size=draw(st.integers(1, 8)),
+        hidden_size=hidden,
+        num_layers=draw(st.integers(1, 3)),
+        bias=draw(st.booleans()),
+        batch_first=draw(st.booleans()),
+        dropout=draw(st.sampled_from([0.0, 0.5])),
+        bidirectional=draw(st.booleans()),
+        proj_size=draw(st.integers(0, hidden - 1)) if mode == "lstm" else 0,
+        nonlinearity=draw(st.sampled_from(["tanh", "relu"])) if mode == "rnn" else "tanh",
+        lengths=tuple(lengths),
+        enforce_sorted=enforce_sorted,
+        dtype=draw(st.sampled_from(["float32", "float64", "float16", "bfloat16"])),
+        seed=draw(st.integers(0, 2**64 - 1)),
+    )
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(cell_specs(), packed_specs()))
+def test_random_cell_and_packed_scripts_match_torch(spec):
+    ran = run_here(script(spec))
+    if spec.is_cell:
+        check_cell_run(spec, ran)
+    else:
+        check_packed_run(spec, ran)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(cell_specs(), packed_specs()))
+def test_cell_and_packed_scripts_hold_only_the_branches_they_need(spec):
+    text = script(spec)
+    compile(text, f"<rnnshape code {spec}>", "exec")
+    code = code_lines(text)
+    assert re.findall(r"^[ \t]*(?:import|from) .*$", code, re.M) == ["import torch"]
+    assert f"torch.manual_seed({spec.seed})" in code
+    assert f"dtype=torch.{spec.dtype}" in code
+    assert text.count(CHECK_MARKER) == 1
+    assert ("b_ih" in code) == spec.bias
+    assert ("_reverse" in code) == spec.bidirectional
+    assert ("W_hr" in code) == bool(spec.proj_size)
+    assert ("torch.relu" in code) == (spec.nonlinearity == "relu")
+    assert ("nonlinearity=" in code) == (spec.base_mode == "rnn")
+    assert ("c_0" in code) == spec.lstm
+    assert (".float()" in code) == (spec.dtype in ("float16", "bfloat16"))
+    assert ("pack_padded_sequence" in code) == spec.packed
+    assert ("run_by_hand" in code) == spec.packed
+    if spec.is_cell:
+        layer = spec.module_name.removesuffix("Cell")
+        assert f"torch.nn.{spec.module_name}(" in code and f"torch.nn.{layer}(" in code
+        assert "for t in range(L):" in code  # the loop that makes the cell a layer
+        assert "num_layers=1," in code and "batch_first" not in code and "proj_size" not in code
+
+
+# --- the command in the docstring ----------------------------------------------
+
+
+def command_in(text: str) -> list[str]:
+    return shlex.split(re.search(r"^Generated by: rnnshape code(.*)$", text, re.M)[1])
+
+
+def test_command_for_a_cell_has_no_seq_len():
+    flags = command_in(script(RNNSpec(mode="grucell", unbatched=True, bias=False)))
+    assert flags == ["--mode", "grucell", "--no-bias", "--unbatched"]
+
+
+def test_command_for_packed_input_gives_lengths_not_their_sizes():
+    flags = command_in(script(RNNSpec(mode="lstm", lengths=(2, 5, 3), enforce_sorted=False, batch_first=True)))
+    assert flags == ["--mode", "lstm", "--batch-first", "--lengths", "2,5,3", "--no-enforce-sorted"]
+    assert command_in(script(RNNSpec(lengths=(5, 3, 2)))) == ["--lengths", "5,3,2"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(specs(), cell_specs(), packed_specs()))
+def test_the_command_in_the_docstring_regenerates_the_same_script(spec):
+    """Through the real CLI: the flags parse back to the same spec, hence the same text."""
+    text = script(spec)
+    assert cli_script(command_in(text)) == text
