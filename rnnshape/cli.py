@@ -126,7 +126,7 @@ def verify(
         table.save_svg(sections_of(report), svg, title=f"rnnshape verify: nn.{spec.module_name}")
     if not report.ok:
         d = report.first_divergence
-        where = f" first at layer {d.layer}, {d.direction}, time step {d.time_step}" if d else ""
+        where = f" first at layer {d.layer}, {d.direction}, time step {d.time_step} ({d.tensor})" if d else ""
         sys.stderr.write(f"failed: nn.{spec.module_name} differs from its equations beyond atol={report.atol:g}, rtol={report.rtol:g};{where}\n")
     return report.exit_status
 

@@ -1,4 +1,4 @@
-"""The equations of nn.RNN, nn.LSTM and nn.GRU, written out with plain tensor ops.
+"""The equations of nn.RNN, nn.LSTM and nn.GRU (and their cells), written out with plain tensor ops.
 
 `rnnshape verify` runs these on the module's own weights and compares them with
 what torch's fused kernels produced. They follow PyTorch's documentation of the
@@ -9,38 +9,56 @@ rnnshape's core.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from rnnshape.spec import RNNSpec
 from rnnshape.theory import DIRECTIONS
 
-# What one direction of one layer may hold; `bias_*` are absent with bias=False,
+# What one direction of one layer (or a cell) may hold; `bias_*` are absent with bias=False,
 # `weight_hr` (the LSTM projection) is present only with proj_size > 0.
 PARAMETER_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 
 
 @dataclass
 class ReferenceResult:
-    """What the equations give, in float64 unless another dtype was asked for."""
+    """What the equations give, in float64 unless another dtype was asked for.
 
-    output: Any  # the top layer, laid out as the module lays it out (batch_first, unbatched)
-    h_n: Any  # (D*num_layers, N, H_out), no N for unbatched input
-    c_n: Any  # (D*num_layers, N, H_cell); None unless lstm
+    A cell (rnncell, lstmcell, grucell) takes one step and has no output: h_n and
+    c_n then hold its h_1 and c_1, laid out as the cell returns them, and
+    layer_outputs is empty.
+    """
+
+    output: Any  # the top layer, laid out as the module lays it out (batch_first, unbatched); padded for packed input
+    h_n: Any  # (D*num_layers, N, H_out), no N for unbatched input; a cell's h_1
+    c_n: Any  # (D*num_layers, N, H_cell); a cell's c_1; None unless lstm
     # Every layer's output, seq-first (L, N, D*H_out), so that a divergence can be
-    # traced to the lowest layer where it starts; N is 1 for unbatched input.
+    # traced to the lowest layer where it starts; N is 1 for unbatched input, and
+    # packed input's steps after each sequence's length are 0, as pad_packed_sequence pads.
     layer_outputs: list[Any]
 
 
 def forward(spec: RNNSpec, params: dict[str, Any], x: Any, h_0: Any, c_0: Any = None, *, dtype: Any = None) -> ReferenceResult:
-    """Run the layer `spec` describes by its equations.
+    """Run the layer (or the one cell step) `spec` describes by its equations.
 
     params is dict(module.named_parameters()); x, h_0 and c_0 are laid out as the
-    module takes them (h_0/c_0 None means zeros, as in torch). Everything is
-    upcast to `dtype` (default float64) first, so that the reference is more exact
-    than the module it checks, whatever the module's own dtype.
+    module takes them (h_0/c_0 None means zeros, as in torch); for packed input, x
+    is the padded batch, and each sequence runs alone up to its own length.
+    Everything is upcast to `dtype` (default float64) first, so that the reference
+    is more exact than the module it checks, whatever the module's own dtype.
     """
     return _forward(spec, params, x, h_0, c_0, dtype=dtype, cells=CELLS, time_steps=time_steps)
+
+
+def cell_step(spec: RNNSpec, params: dict[str, Any], x: Any, h_0: Any, c_0: Any = None, *, dtype: Any = None) -> tuple[Any, Any]:
+    """One step of nn.RNNCell, nn.LSTMCell or nn.GRUCell: (h_1, c_1), c_1 None unless lstmcell.
+
+    x is (N, H_in) or, unbatched, (H_in,); h_0 and c_0 (N, H) or (H,), None meaning
+    zeros. The step is the same equation a layer applies at every t.
+    """
+    import torch
+
+    return _cell_step(spec, params, x, h_0, c_0, dtype=dtype or torch.float64, cells=CELLS)
 
 
 def time_steps(seq_len: int, direction: str) -> range:
@@ -88,6 +106,7 @@ def gru_cell(spec: RNNSpec, x_proj: Any, h: Any, c: Any, w: dict[str, Any]) -> t
 
 
 Cell = Callable[[RNNSpec, Any, Any, Any, dict], tuple[Any, Any]]
+# Keyed by spec.base_mode: nn.LSTMCell takes the very step nn.LSTM takes at every t.
 CELLS: dict[str, Cell] = {"rnn": rnn_cell, "lstm": lstm_cell, "gru": gru_cell}
 
 
@@ -110,7 +129,93 @@ def _forward(
     import torch
 
     dtype = dtype or torch.float64
-    lstm = spec.mode == "lstm"
+    if spec.is_cell:
+        h_1, c_1 = _cell_step(spec, params, x, h_0, c_0, dtype=dtype, cells=cells)
+        return ReferenceResult(None, h_1, c_1, [])
+    if spec.packed:
+        return _packed_forward(spec, params, x, h_0, c_0, dtype=dtype, cells=cells, time_steps=time_steps)
+    return _layer_forward(spec, params, x, h_0, c_0, dtype=dtype, cells=cells, time_steps=time_steps)
+
+
+def _weights(params: dict[str, Any], suffix: str, dtype: Any) -> dict[str, Any]:
+    """One layer and direction's parameters by kind: suffix "_l1_reverse" in a layer, "" in a cell."""
+    return {kind: params[kind + suffix].to(dtype) for kind in PARAMETER_KINDS if kind + suffix in params}
+
+
+def _input_projection(x: Any, w: dict[str, Any]) -> Any:
+    """x W_ih^T + b_ih: for a whole sequence at once, since it does not depend on the state."""
+    x_proj = x @ w["weight_ih"].T
+    return x_proj + w["bias_ih"] if "bias_ih" in w else x_proj
+
+
+def _cell_step(spec: RNNSpec, params: dict[str, Any], x: Any, h_0: Any, c_0: Any, *, dtype: Any, cells: dict[str, Cell]) -> tuple[Any, Any]:
+    x = x.to(dtype)
+    # torch's cells take hx=None as zeros; a cell has no projection, so both states are H wide.
+    zeros = x.new_zeros(*x.shape[:-1], spec.hidden_size)
+    h = zeros if h_0 is None else h_0.to(dtype)
+    c = (zeros if c_0 is None else c_0.to(dtype)) if spec.lstm else None
+    w = _weights(params, "", dtype)  # a cell's parameters carry no _l{k} suffix
+    return cells[spec.base_mode](spec, _input_projection(x, w), h, c, w)
+
+
+def _packed_forward(
+    spec: RNNSpec,
+    params: dict[str, Any],
+    x: Any,
+    h_0: Any,
+    c_0: Any,
+    *,
+    dtype: Any,
+    cells: dict[str, Cell],
+    time_steps: Callable[[int, str], range],
+) -> ReferenceResult:
+    """Packed input: each sequence alone, up to its own length, then padded as pad_packed_sequence pads.
+
+    Run alone, a sequence cannot read another's steps or its own padding; in
+    particular its reverse direction starts at its own last step, lengths[i]-1,
+    and its h_n is the state there. h_n keeps the original batch order, as torch's.
+    """
+    import torch
+
+    assert spec.lengths is not None
+    x = x.to(dtype)
+    x = x.transpose(0, 1) if spec.batch_first else x  # (L, N, H_in)
+
+    def sequence(state: Any, i: int) -> Any:
+        return None if state is None else state[:, i : i + 1]
+
+    alone = []
+    for i, n in enumerate(spec.lengths):
+        one = replace(spec, lengths=None, enforce_sorted=True, seq_len=n, batch_size=1, batch_first=False)
+        alone.append(_layer_forward(one, params, x[:n, i : i + 1], sequence(h_0, i), sequence(c_0, i), dtype=dtype, cells=cells, time_steps=time_steps))
+
+    layer_outputs = []
+    for k in range(spec.num_layers):
+        padded = x.new_zeros(x.shape[0], x.shape[1], spec.num_directions * spec.h_out)
+        for i, (n, result) in enumerate(zip(spec.lengths, alone)):
+            padded[:n, i : i + 1] = result.layer_outputs[k]
+        layer_outputs.append(padded)
+    output = layer_outputs[-1].transpose(0, 1) if spec.batch_first else layer_outputs[-1]
+    h_n = torch.cat([result.h_n for result in alone], dim=1)
+    c_n = torch.cat([result.c_n for result in alone], dim=1) if spec.lstm else None
+    return ReferenceResult(output, h_n, c_n, layer_outputs)
+
+
+def _layer_forward(
+    spec: RNNSpec,
+    params: dict[str, Any],
+    x: Any,
+    h_0: Any,
+    c_0: Any,
+    *,
+    dtype: Any,
+    cells: dict[str, Cell],
+    time_steps: Callable[[int, str], range],
+) -> ReferenceResult:
+    """Every layer and direction of a stack over a whole (unpacked) sequence."""
+    import torch
+
+    lstm = spec.lstm
     D, H, H_out = spec.num_directions, spec.hidden_size, spec.h_out
 
     # Work seq-first and batched, (L, N, features), the layout the equations are
@@ -130,19 +235,16 @@ def _forward(
 
     h_0 = initial(h_0, H_out)
     c_0 = initial(c_0, H) if lstm else None
-    cell = cells[spec.mode]
+    cell = cells[spec.base_mode]
 
     layer_input, layer_outputs, h_n, c_n = x, [], [], []
     for layer in range(spec.num_layers):
         directions = []
         for d, direction in enumerate(DIRECTIONS[:D]):
-            suffix = f"_l{layer}" + ("_reverse" if direction == "reverse" else "")
-            w = {kind: params[kind + suffix].to(dtype) for kind in PARAMETER_KINDS if kind + suffix in params}
+            w = _weights(params, f"_l{layer}" + ("_reverse" if direction == "reverse" else ""), dtype)
             # The input projection does not depend on the state, so every time step's
             # is one matmul, done before the loop; only the recurrence needs the loop.
-            x_proj = layer_input @ w["weight_ih"].T
-            if "bias_ih" in w:
-                x_proj = x_proj + w["bias_ih"]
+            x_proj = _input_projection(layer_input, w)
             # Row layer*D + direction of h_0/h_n belongs to this layer and direction.
             row = layer * D + d
             h, c = h_0[row], (c_0[row] if lstm else None)
