@@ -15,9 +15,9 @@ with warnings.catch_warnings():
     import torch
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from strategies import cell_specs
 from rnnshape import RNNSpec, SpecError, inspect
 from rnnshape.cli import app
 
@@ -43,25 +43,11 @@ def torch_cell(cfg: dict):
     return CELLS[cfg["mode"]](**kwargs)
 
 
-@st.composite
-def cell_configs(draw):
-    mode = draw(st.sampled_from(sorted(CELLS)))
-    return dict(
-        mode=mode,
-        input_size=draw(st.integers(1, 12)),
-        hidden_size=draw(st.integers(1, 12)),
-        bias=draw(st.booleans()),
-        nonlinearity=draw(st.sampled_from(["tanh", "relu"])) if mode == "rnncell" else "tanh",
-        batch_size=draw(st.integers(0, 4)),
-        unbatched=draw(st.booleans()),
-        seed=draw(st.integers(0, 2**32)),
-    )
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cfg=cell_configs())
-def test_cell_report_matches_torch_and_its_docs(cfg):
-    report = inspect(RNNSpec(**cfg))
+@given(spec=cell_specs(max_seed=2**32))
+def test_cell_report_matches_torch_and_its_docs(spec):
+    cfg = spec.to_dict()
+    report = inspect(spec)
     data = report.to_dict()
     assert report.ok, report.failed_checks
     assert {k: v["shape"] for k, v in data["tensors"].items()} == documented_cell_shapes(cfg)
@@ -142,9 +128,9 @@ def test_cell_in_every_format(fmt):
 
 
 @settings(max_examples=40, deadline=None)
-@given(cfg=cell_configs())
-def test_cell_no_run_predicts_what_a_run_observes(cfg):
-    observed, predicted = inspect(RNNSpec(**cfg)).to_dict(), inspect(RNNSpec(**cfg), run=False).to_dict()
+@given(spec=cell_specs(max_seed=2**32))
+def test_cell_no_run_predicts_what_a_run_observes(spec):
+    observed, predicted = inspect(spec).to_dict(), inspect(spec, run=False).to_dict()
     assert {k: v["shape"] for k, v in predicted["tensors"].items()} == {k: v["shape"] for k, v in observed["tensors"].items()}
     assert [(p["name"], p["shape"]) for p in predicted["parameters"]] == [(p["name"], p["shape"]) for p in observed["parameters"]]
     assert predicted["cost"] == observed["cost"]

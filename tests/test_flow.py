@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from strategies import cell_specs, packed_specs
 from rnnshape import RNNSpec, theory
 from rnnshape.flow import flow_renderable, flow_svg, flow_text
 
@@ -477,42 +478,8 @@ def test_packed_in_colour_and_svg(name, tmp_path):
 # Nothing crashes and every line fits, over random cells and packed configs.
 
 
-@st.composite
-def cell_specs(draw) -> RNNSpec:
-    mode = draw(st.sampled_from(["rnncell", "lstmcell", "grucell"]))
-    return RNNSpec(
-        mode=mode,
-        input_size=draw(st.integers(1, 10**9)),
-        hidden_size=draw(st.integers(1, 10**9)),
-        batch_size=draw(st.integers(0, 10**6)),
-        unbatched=draw(st.booleans()),
-        bias=draw(st.booleans()),
-        nonlinearity=draw(st.sampled_from(["tanh", "relu"])) if mode == "rnncell" else "tanh",
-    )
-
-
-@st.composite
-def packed_specs(draw) -> RNNSpec:
-    mode = draw(st.sampled_from(["rnn", "lstm", "gru"]))
-    hidden_size = draw(st.integers(1, 64))
-    lengths = draw(st.lists(st.integers(1, 120), min_size=1, max_size=20))
-    enforce_sorted = draw(st.booleans())
-    if enforce_sorted:
-        lengths = sorted(lengths, reverse=True)
-    return RNNSpec(
-        mode=mode,
-        hidden_size=hidden_size,
-        num_layers=draw(st.integers(1, 12)),
-        bidirectional=draw(st.booleans()),
-        batch_first=draw(st.booleans()),
-        proj_size=draw(st.integers(0, hidden_size - 1)) if mode == "lstm" else 0,
-        lengths=tuple(lengths),
-        enforce_sorted=enforce_sorted,
-    )
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(spec=cell_specs(), width=st.integers(20, 200))
+@given(spec=cell_specs(max_size=10**9, max_batch=10**6), width=st.integers(20, 200))
 def test_any_cell_draws_within_the_width(spec, width):
     text = flow_text(spec, width=width)
     assert fits(text, width)
@@ -520,7 +487,7 @@ def test_any_cell_draws_within_the_width(spec, width):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(spec=packed_specs(), width=st.integers(20, 200))
+@given(spec=packed_specs(max_size=64, max_length=120, max_sequences=20, max_layers=12), width=st.integers(20, 200))
 def test_any_packed_config_draws_within_the_width(spec, width):
     text = flow_text(spec, width=width)
     assert fits(text, width)

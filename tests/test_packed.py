@@ -14,39 +14,15 @@ with warnings.catch_warnings():
     import torch
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from typer.testing import CliRunner
 
+from strategies import packed_specs
 from rnnshape import RNNSpec, SpecError, inspect, probe
 from rnnshape.cli import app
 from test_theory_vs_torch import build_torch
 
 runner = CliRunner()
-
-
-@st.composite
-def packed_configs(draw):
-    mode = draw(st.sampled_from(["rnn", "lstm", "gru"]))
-    hidden_size = draw(st.integers(1, 8))
-    enforce_sorted = draw(st.booleans())
-    lengths = draw(st.lists(st.integers(1, 7), min_size=1, max_size=5))
-    if enforce_sorted:
-        lengths = sorted(lengths, reverse=True)
-    return dict(
-        mode=mode,
-        input_size=draw(st.integers(1, 8)),
-        hidden_size=hidden_size,
-        num_layers=draw(st.integers(1, 3)),
-        bias=draw(st.booleans()),
-        batch_first=draw(st.booleans()),
-        bidirectional=draw(st.booleans()),
-        proj_size=draw(st.integers(0, hidden_size - 1)) if mode == "lstm" else 0,
-        nonlinearity=draw(st.sampled_from(["tanh", "relu"])) if mode == "rnn" else "tanh",
-        lengths=tuple(lengths),
-        enforce_sorted=enforce_sorted,
-        seed=draw(st.integers(0, 1000)),
-    )
 
 
 def documented_packed_shapes(cfg: dict) -> dict[str, list[int]]:
@@ -72,9 +48,10 @@ def documented_batch_sizes(lengths) -> list[int]:
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cfg=packed_configs())
-def test_packed_report_matches_torch(cfg):
-    report = inspect(RNNSpec(**cfg))
+@given(spec=packed_specs())
+def test_packed_report_matches_torch(spec):
+    cfg = spec.to_dict()
+    report = inspect(spec)
     data = report.to_dict()
     assert report.ok, report.failed_checks
     assert {k: v["shape"] for k, v in data["tensors"].items()} == documented_packed_shapes(cfg)
@@ -173,9 +150,9 @@ def test_lengths_round_trip_through_the_json_config():
 
 
 @settings(max_examples=40, deadline=None)
-@given(cfg=packed_configs())
-def test_packed_no_run_predicts_what_a_run_observes(cfg):
-    observed, predicted = inspect(RNNSpec(**cfg)).to_dict(), inspect(RNNSpec(**cfg), run=False).to_dict()
+@given(spec=packed_specs())
+def test_packed_no_run_predicts_what_a_run_observes(spec):
+    observed, predicted = inspect(spec).to_dict(), inspect(spec, run=False).to_dict()
     assert {k: v["shape"] for k, v in predicted["tensors"].items()} == {k: v["shape"] for k, v in observed["tensors"].items()}
     assert predicted["packing"] == observed["packing"]
     assert predicted["cost"] == observed["cost"]

@@ -19,6 +19,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from strategies import cell_specs, packed_specs
 from rnnshape import RNNSpec, probe, reference
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
 from rnnshape.verify import DEFAULT_TOLERANCES, Divergence, verify
@@ -414,27 +415,11 @@ def cell_spec(mode: str, **kwargs) -> RNNSpec:
     return RNNSpec(mode=mode, input_size=kwargs.pop("input_size", 7), hidden_size=kwargs.pop("hidden_size", 9), **kwargs)
 
 
-@st.composite
-def cell_specs(draw, dtype: str) -> RNNSpec:
-    mode = draw(st.sampled_from(sorted(CELL_MODULES)))
-    return RNNSpec(
-        mode=mode,
-        input_size=draw(st.integers(1, 8)),
-        hidden_size=draw(st.integers(1, 8)),
-        bias=draw(st.booleans()),
-        nonlinearity=draw(st.sampled_from(["tanh", "relu"])) if mode == "rnncell" else "tanh",
-        batch_size=draw(st.integers(0, 4)),
-        unbatched=draw(st.booleans()),
-        dtype=dtype,
-        seed=draw(st.integers(0, 1000)),
-    )
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_cell_step_matches_torch_cell(dtype, data):
-    spec = data.draw(cell_specs(dtype))
+    spec = data.draw(cell_specs(max_size=8, dtypes=(dtype,)))
     give_state = data.draw(st.booleans(), label="give h_0/c_0")
     torch.manual_seed(spec.seed)
     kwargs = dict(input_size=spec.input_size, hidden_size=spec.hidden_size, bias=spec.bias)
@@ -487,7 +472,7 @@ def test_cells_pass_with_their_default_tolerance(mode, dtype, layout):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_verify_holds_for_cells(dtype, data):
-    spec = data.draw(cell_specs(dtype))
+    spec = data.draw(cell_specs(max_size=8, dtypes=(dtype,)))
     report = verify(spec)
     assert report.ok, report.comparisons
     assert report.max_abs_error <= CLOSE[dtype]["atol"] + CLOSE[dtype]["rtol"] * torch_values(spec)
@@ -548,31 +533,6 @@ def packed_spec(mode: str = "gru", lengths=(5, 3, 2), **kwargs) -> RNNSpec:
     return RNNSpec(mode=mode, input_size=kwargs.pop("input_size", 6), hidden_size=kwargs.pop("hidden_size", 8), lengths=tuple(lengths), **kwargs)
 
 
-@st.composite
-def packed_specs(draw, dtype: str) -> RNNSpec:
-    mode = draw(st.sampled_from(sorted(MODULES)))
-    hidden = draw(st.integers(1, 6))
-    lengths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
-    enforce_sorted = draw(st.booleans())
-    if enforce_sorted:
-        lengths = sorted(lengths, reverse=True)
-    return RNNSpec(
-        mode=mode,
-        input_size=draw(st.integers(1, 6)),
-        hidden_size=hidden,
-        num_layers=draw(st.integers(1, 2)),
-        bias=draw(st.booleans()),
-        batch_first=draw(st.booleans()),
-        bidirectional=draw(st.booleans()),
-        proj_size=draw(st.integers(0, hidden - 1)) if mode == "lstm" else 0,
-        nonlinearity=draw(st.sampled_from(["tanh", "relu"])) if mode == "rnn" else "tanh",
-        lengths=tuple(lengths),
-        enforce_sorted=enforce_sorted,
-        dtype=dtype,
-        seed=draw(st.integers(0, 1000)),
-    )
-
-
 def expected_rows(spec: RNNSpec) -> list[tuple[str, int, str]]:
     names = ["output", "h_n"] + (["c_n"] if spec.mode == "lstm" else [])
     return [(n, k, d) for n in names for k in range(spec.num_layers) for d in ["forward", "reverse"][: spec.num_directions]]
@@ -584,7 +544,7 @@ def expected_rows(spec: RNNSpec) -> list[tuple[str, int, str]]:
 @given(data=st.data())
 def test_packed_reference_matches_torch_module(dtype, data):
     """reference.forward on the padded batch against a torch module fed the packed one, built here."""
-    spec = data.draw(packed_specs(dtype))
+    spec = data.draw(packed_specs(max_size=6, max_length=6, max_sequences=4, max_layers=2, dtypes=(dtype,)))
     torch.manual_seed(spec.seed)
     module = build_torch(spec)
     L, N = spec.seq_len, spec.batch_size
@@ -650,7 +610,7 @@ def test_packed_float64_holds_to_a_tight_tolerance():
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_verify_holds_for_packed_input(dtype, data):
-    spec = data.draw(packed_specs(dtype))
+    spec = data.draw(packed_specs(max_size=6, max_length=6, max_sequences=4, max_layers=2, dtypes=(dtype,)))
     report = verify(spec)
     assert report.ok, [c for c in report.comparisons if not c.ok]
     assert [(c.tensor, c.layer, c.direction) for c in report.comparisons] == expected_rows(spec)
