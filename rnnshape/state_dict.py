@@ -1,0 +1,144 @@
+"""Which recurrent layers and cells a state_dict holds, from its keys and shapes alone.
+
+A layer is a group of keys `<prefix>weight_ih_l<k>[_reverse]` with its
+weight_hh, biases and (LSTM with projection) weight_hr; a cell is
+`<prefix>weight_ih` beside `<prefix>weight_hh`. The config follows from the
+shapes: weight_hh is (G*H, H_out), so G (1, 3, 4: rnn, gru, lstm) and H come
+from it, and weight_hr (P, H) means an LSTM that projects. Every key the
+inferred config implies is then checked against theory.parameters: a group
+that is missing a key or whose shapes contradict each other is reported with
+the keys involved, never guessed around.
+
+No torch here: a checkpoint's keys and shapes are all this needs, and the
+safetensors header gives them without reading a tensor.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rnnshape import theory
+from rnnshape.errors import SpecError
+from rnnshape.spec import RNNSpec
+
+_LAYER_KEY = re.compile(r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(?P<layer>\d+)(?P<reverse>_reverse)?$")
+_CELL_KEY = re.compile(r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh)$")
+_MODE_OF_GATES = {1: "rnn", 3: "gru", 4: "lstm"}
+# What the keys cannot tell, and the value assumed for the dummy run.
+UNKNOWN = {"nonlinearity": "tanh (relu has the same keys)", "batch_first": "False (a forward argument, not a parameter)",
+           "dropout": "0.0 (no parameter)"}
+
+
+@dataclass
+class Found:
+    """One recurrent layer or cell in a state_dict: its config, or why it has none."""
+
+    prefix: str  # as in the file, e.g. "module.encoder.rnn."
+    keys: list[str]
+    spec: RNNSpec | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The prefix without its trailing dot: what --layer takes."""
+        return self.prefix.rstrip(".")
+
+
+def find(shapes: dict[str, tuple[int, ...]]) -> list[Found]:
+    """Every layer and cell among these keys, in the order their first key appears."""
+    layers: dict[str, list[str]] = {}
+    cells: dict[str, list[str]] = {}
+    for key in shapes:
+        match = _LAYER_KEY.match(key)
+        if match:
+            layers.setdefault(match["prefix"], []).append(key)
+            continue
+        match = _CELL_KEY.match(key)
+        if match:
+            cells.setdefault(match["prefix"], []).append(key)
+    found = [_layer(prefix, keys, shapes) for prefix, keys in layers.items()]
+    # weight_ih beside weight_hh marks a cell; a lone bias_ih (say, of some other module) does not.
+    found += [_cell(prefix, keys, shapes) for prefix, keys in cells.items()
+              if {prefix + "weight_ih", prefix + "weight_hh"} <= set(keys)]
+    order = {key: i for i, key in enumerate(shapes)}
+    return sorted(found, key=lambda f: min(order[k] for k in f.keys))
+
+
+def _gates_and_hidden(prefix: str, weight_hh: tuple[int, ...], weight_hr: tuple[int, ...] | None) -> tuple[str, int, int]:
+    """mode, hidden_size, proj_size from weight_hh (G*H, H_out) and weight_hr (P, H); ValueError if they contradict."""
+    if len(weight_hh) != 2:
+        raise ValueError(f"{prefix}weight_hh has shape {tuple(weight_hh)}, not (G*H, H_out)")
+    rows, h_out = weight_hh
+    if weight_hr is not None:
+        if len(weight_hr) != 2 or weight_hr[0] != h_out:
+            raise ValueError(f"weight_hr {tuple(weight_hr)} must be (P, H) with P = weight_hh's columns {h_out}")
+        hidden, proj = weight_hr[1], weight_hr[0]
+        if rows != 4 * hidden:
+            raise ValueError(f"weight_hr implies an LSTM with H = {hidden}, but weight_hh has {rows} rows, not 4*H = {4 * hidden}")
+        return "lstm", hidden, proj
+    if h_out == 0 or rows % h_out or rows // h_out not in _MODE_OF_GATES:
+        raise ValueError(f"weight_hh has shape {tuple(weight_hh)}: its rows are not 1, 3 or 4 times its columns (rnn, gru, lstm)")
+    return _MODE_OF_GATES[rows // h_out], h_out, 0
+
+
+def _layer(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> Found:
+    found = Found(prefix, keys)
+    parts = {(m["kind"], int(m["layer"]), bool(m["reverse"])) for m in map(_LAYER_KEY.match, keys)}
+    weight_hh, weight_hr = shapes.get(prefix + "weight_hh_l0"), shapes.get(prefix + "weight_hr_l0")
+    weight_ih = shapes.get(prefix + "weight_ih_l0")
+    if weight_hh is None or weight_ih is None or len(weight_ih) != 2:
+        found.problems.append(f"no usable {prefix}weight_ih_l0 and {prefix}weight_hh_l0: the layer's first weights are what its config is read from")
+        return found
+    try:
+        mode, hidden, proj = _gates_and_hidden(prefix, weight_hh, weight_hr)
+    except ValueError as exc:
+        found.problems.append(str(exc))
+        return found
+    try:
+        found.spec = RNNSpec(
+            mode=mode, input_size=weight_ih[1], hidden_size=hidden,
+            num_layers=1 + max(layer for _, layer, _ in parts),
+            bias=any(kind.startswith("bias") for kind, _, _ in parts),
+            bidirectional=any(reverse for _, _, reverse in parts), proj_size=proj,
+        )
+    except SpecError as exc:
+        found.problems.append(f"the shapes give no valid layer: {exc}")
+        return found
+    found.problems += _against_theory(found.spec, prefix, keys, shapes)
+    if found.problems:
+        found.spec = None
+    return found
+
+
+def _cell(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> Found:
+    found = Found(prefix, keys)
+    weight_ih, weight_hh = shapes[prefix + "weight_ih"], shapes[prefix + "weight_hh"]
+    if len(weight_ih) != 2:
+        found.problems.append(f"{prefix}weight_ih has shape {tuple(weight_ih)}, not (G*H, H_in)")
+        return found
+    try:
+        mode, hidden, _ = _gates_and_hidden(prefix, weight_hh, None)
+        found.spec = RNNSpec(mode=mode + "cell", input_size=weight_ih[1], hidden_size=hidden,
+                             bias=prefix + "bias_ih" in keys or prefix + "bias_hh" in keys)
+    except (ValueError, SpecError) as exc:
+        found.problems.append(str(exc))
+        return found
+    found.problems += _against_theory(found.spec, prefix, keys, shapes)
+    if found.problems:
+        found.spec = None
+    return found
+
+
+def _against_theory(spec: RNNSpec, prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> list[str]:
+    """Every key the config implies, with its shape; and no key it does not imply."""
+    expected = {prefix + p.name: p.shape for p in theory.parameters(spec)}
+    problems = [f"missing {key} {theory_shape(shape)}, which {spec.module_name} with these shapes has" for key, shape in expected.items() if key not in shapes]
+    problems += [f"{key} has shape {theory_shape(shapes[key])}, but the other keys imply {theory_shape(expected[key])}"
+                 for key in keys if key in expected and tuple(shapes[key]) != expected[key]]
+    problems += [f"{key} does not belong to {spec.module_name} with these shapes" for key in keys if key not in expected]
+    return problems
+
+
+def theory_shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
