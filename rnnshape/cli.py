@@ -28,7 +28,6 @@ from rnnshape.options import (
     check_svg_path,
     max_memory_bytes,
     spec_command,
-    spec_from_flags,
     sweep_command,
     tolerance,
 )
@@ -198,7 +197,7 @@ def sweep(
     stream = fmt == "jsonl"  # one object a line: each row goes out as soon as it is answered
     with _progress(total) as advance:
         for flags in configurations(choices):
-            row = answer(spec_from_flags, flags, run=not no_run, max_memory=limit)
+            row = answer(flags, run=not no_run, max_memory=limit)
             rows.append(row)
             if stream:
                 sys.stdout.write(render_rows([row], fmt, varying=[]))

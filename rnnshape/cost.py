@@ -57,11 +57,6 @@ class CostItem:
         return KEYS[self.name]
 
 
-def _batch(spec: RNNSpec) -> int:
-    # Unbatched input is one sequence whatever batch_size says.
-    return spec.batch
-
-
 def _rows(spec: RNNSpec) -> tuple[str, str, int]:
     """How many (sequence, step) pairs one direction of one layer computes: symbol, numbers, value.
 
@@ -69,11 +64,11 @@ def _rows(spec: RNNSpec) -> tuple[str, str, int]:
     a cell runs one step, N.
     """
     if spec.is_cell:
-        return "N", str(_batch(spec)), _batch(spec)
+        return "N", str(spec.batch), spec.batch
     if spec.packed:
         total = sum(spec.lengths or ())
         return "sum(lengths)", str(total), total
-    return "L*N", f"{spec.seq_len}*{_batch(spec)}", spec.seq_len * _batch(spec)
+    return "L*N", f"{spec.seq_len}*{spec.batch}", spec.seq_len * spec.batch
 
 
 def _input_copied(spec: RNNSpec) -> bool:
@@ -98,7 +93,7 @@ def _item(name, unit, terms, value, convention, scale=("", ""), zero="") -> Cost
 
 def costs(spec: RNNSpec) -> list[CostItem]:
     """The eight items, in display order; MAC and op counts cover every layer, direction and step."""
-    L, N, D, G, H, P = spec.steps, _batch(spec), spec.num_directions, spec.gate_multiple, spec.hidden_size, spec.proj_size
+    L, N, D, G, H, P = spec.steps, spec.batch, spec.num_directions, spec.gate_multiple, spec.hidden_size, spec.proj_size
     H_in, H_out, layers, lstm = spec.input_size, spec.h_out, spec.num_layers, spec.lstm
     B = theory.DTYPE_BYTES[spec.dtype]
     rows_sym, rows_num, rows = _rows(spec)
@@ -271,7 +266,7 @@ def fused_kernel_note(spec: RNNSpec) -> str | None:
     """
     if spec.is_cell:
         return None  # the cells run as addmm/mm plus elementwise ops everywhere, which FlopCounterMode counts
-    if _batch(spec) == 0:
+    if spec.batch == 0:
         return None  # empty input: neither oneDNN nor cuDNN takes it, and every MAC count is 0 anyway
     checked = "the MAC figures come from the formulas, checked against FlopCounterMode on the decomposed path"
     device = spec.device.split(":")[0]

@@ -56,7 +56,6 @@ _DEFAULTS = RNNSpec()
 # Flags whose absence means something (--lengths decides seq_len and batch_size;
 # a cell has no seq_len): no default text, so "not given" can be told from "5".
 _UNSET = {"seq_len", "batch_size", "lengths"}
-spec_from_flags = from_flags  # the CLI's name for it
 
 
 def _default(name: str, kind: Any) -> Any:
@@ -107,7 +106,7 @@ def spec_command(func: Callable[..., Any]) -> Callable[..., Any]:
     @_exit_codes
     def command(**kwargs: Any) -> Any:
         flags = {name: kwargs.pop(name) for name, _, _ in _SPEC_OPTIONS}
-        return func(spec=spec_from_flags(flags), **kwargs)
+        return func(spec=from_flags(flags), **kwargs)
 
     return _with_signature(command, func, spec_params, injected="spec")
 

@@ -168,22 +168,19 @@ def run(spec: RNNSpec, *, max_memory: int | None = None) -> Run:
         except RuntimeError as exc:
             raise environment_problem(torch, spec, exc) from None
 
-    names = ("h_1", "c_1") if spec.is_cell else ("h_n", "c_n")
-    # A cell returns only its next state; a layer returns (output, state).
-    output, state_n = (None, result) if spec.is_cell else result
+    # A cell returns only its next state, named h_1 (c_1); a layer returns (output, h_n (c_n)).
     if spec.is_cell:
-        pass
-    elif spec.packed:
-        ran.packed_output = output
-        named["packed_output"] = output.data
-        if device.type != "meta":  # padding copies values, and meta tensors have none
-            named["padded_output"] = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=spec.batch_first)[0]
+        names, state_n = ("h_1", "c_1"), result
     else:
-        named["output"] = output
-    if spec.lstm:
-        named[names[0]], named[names[1]] = state_n
-    else:
-        named[names[0]] = state_n
+        names, (output, state_n) = ("h_n", "c_n"), result
+        if spec.packed:
+            ran.packed_output = output
+            named["packed_output"] = output.data
+            if device.type != "meta":  # padding copies values, and meta tensors have none
+                named["padded_output"] = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=spec.batch_first)[0]
+        else:
+            named["output"] = output
+    named.update(zip(names, state_n if spec.lstm else (state_n,)))
     ran.warnings = list(caught)
     return ran
 

@@ -195,7 +195,7 @@ def _validate_cell(spec: RNNSpec) -> None:
     """torch's cells take none of these arguments; a value other than the layer default would be silently meaningless."""
     for name, implicit in _LAYER_ONLY.items():
         value = getattr(spec, name)
-        if value != implicit or isinstance(value, bool) != isinstance(implicit, bool):
+        if value != implicit:  # types were checked above: bools are bools, numbers numbers
             shown = option_for(name) if value is True else f"{option_for(name)} {value}"
             raise SpecError(name, f"is for layers, not cells: nn.{spec.module_name} is one step of one layer in one direction (got {shown} with --mode {spec.mode})")
     if spec.seq_len is not None:

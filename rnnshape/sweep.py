@@ -12,13 +12,13 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from rnnshape import cost
 from rnnshape.errors import EnvironmentProblem, SpecError
-from rnnshape.spec import RNNSpec, parse_field
+from rnnshape.spec import RNNSpec, from_flags, parse_field
 
 # A sweep is answered in one process; past this many rows a loop in the shell
 # (or several sweeps) is the better tool, and a typo like 1..100000 is caught.
@@ -105,12 +105,12 @@ class Row:
         return out
 
 
-def answer(make_spec: Callable[[dict[str, Any]], RNNSpec], flags: dict[str, Any], *, run: bool, max_memory: int | None) -> Row:
+def answer(flags: dict[str, Any], *, run: bool, max_memory: int | None) -> Row:
     """One row: the spec from these flag values, inspected (or only predicted)."""
     from rnnshape.core import inspect
 
     try:
-        spec = make_spec(flags)
+        spec = from_flags(flags)
         report = inspect(spec, run=run, max_memory=max_memory)
     except SpecError as exc:
         return Row(_typed(flags), error=exc.cli_message(), exit_code=2)

@@ -210,15 +210,22 @@ def code_lines(text: str) -> str:
     return "\n".join(line.split("#", 1)[0] for line in body.splitlines())
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(specs())
-def test_script_compiles_and_holds_only_the_branches_it_needs(spec):
+def compiled_script(spec: RNNSpec) -> tuple[str, str]:
+    """The script and its code without comments, after the checks every script must pass:
+    it compiles, imports only torch, and seeds and builds as the spec says."""
     text = script(spec)
     compile(text, f"<rnnshape code {spec}>", "exec")
     code = code_lines(text)
     assert re.findall(r"^[ \t]*(?:import|from) .*$", code, re.M) == ["import torch"]
     assert f"torch.manual_seed({spec.seed})" in code
     assert f"dtype=torch.{spec.dtype}" in code
+    return text, code
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs())
+def test_script_compiles_and_holds_only_the_branches_it_needs(spec):
+    text, code = compiled_script(spec)
     assert "device" not in code  # always the CPU
     assert CHECK_MARKER in text
     # Only the branches this config takes.
@@ -500,12 +507,7 @@ def test_random_cell_and_packed_scripts_match_torch(spec):
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(cell_specs(dtypes=ALL_DTYPES, max_seed=2**64 - 1), packed_specs(max_length=6, max_sequences=4, dtypes=ALL_DTYPES, dropouts=(0.0, 0.5), max_seed=2**64 - 1)))
 def test_cell_and_packed_scripts_hold_only_the_branches_they_need(spec):
-    text = script(spec)
-    compile(text, f"<rnnshape code {spec}>", "exec")
-    code = code_lines(text)
-    assert re.findall(r"^[ \t]*(?:import|from) .*$", code, re.M) == ["import torch"]
-    assert f"torch.manual_seed({spec.seed})" in code
-    assert f"dtype=torch.{spec.dtype}" in code
+    text, code = compiled_script(spec)
     assert text.count(CHECK_MARKER) == 1
     assert ("b_ih" in code) == spec.bias
     assert ("_reverse" in code) == spec.bidirectional
