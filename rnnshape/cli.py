@@ -19,13 +19,17 @@ from rnnshape.clikit import RnnshapeCommand, RnnshapeGroup
 from rnnshape.errors import ExitStatus
 from rnnshape.options import (
     AtolOption,
+    CheckpointNoRunOption,
+    FileArgument,
     FormatOption,
+    LayerOption,
     MaxMemoryOption,
     NoRunOption,
     RtolOption,
     SvgOption,
     SweepFormatOption,
     check_svg_path,
+    checkpoint_command,
     max_memory_bytes,
     spec_command,
     sweep_command,
@@ -215,6 +219,47 @@ def sweep(
     if len(refused) == total:
         return max(r.exit_code for r in refused)  # nothing could be answered: 2, or 3 if the machine refused
     return ExitStatus.OK
+
+
+@app.command(cls=RnnshapeCommand)
+@checkpoint_command
+def checkpoint(
+    file: FileArgument,
+    overrides: dict,
+    layer: LayerOption = None,
+    no_run: CheckpointNoRunOption = False,
+    max_memory: MaxMemoryOption = None,
+    format: FormatOption = "table",
+    svg: SvgOption = None,
+) -> int:
+    """Find every recurrent layer and cell in a saved model, infer its config, and run it on its own weights.
+
+    Reads state_dicts (also inside a dict, under "model" or "state_dict", and with
+    DataParallel's module. prefix) safely: torch.load(weights_only=True) runs no
+    code from the file, and a safetensors file is read tensor by tensor.
+
+    \b
+    Example: rnnshape checkpoint model.pt --layer encoder.rnn --seq-len 7
+    """
+    fmt = check_format(format)
+    check_svg_path(svg)
+    limit = max_memory_bytes(max_memory)
+    from rnnshape.checkpoint import checkpoint as read_checkpoint
+    from rnnshape.render import render
+
+    report = read_checkpoint(file, layer=layer, run=not no_run, max_memory=limit, **overrides)
+    sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
+    if svg:
+        from rnnshape.render import sections_of, table
+
+        table.save_svg(sections_of(report), svg, title=f"rnnshape checkpoint {os.path.basename(file)}")
+    if report.inconsistent:
+        names = ", ".join(repr(group.name) for group in report.inconsistent)
+        sys.stderr.write(f"failed: {len(report.inconsistent)} group(s) of keys give no valid layer ({names}); see the report\n")
+    failed = [layer.name for layer in report.layers if not layer.report.ok]
+    if failed:
+        sys.stderr.write(f"failed: checks failed for {', '.join(map(repr, failed))}\n")
+    return report.exit_status
 
 
 @contextlib.contextmanager

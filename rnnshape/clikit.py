@@ -44,7 +44,7 @@ def _skip_coercion(param: Any) -> Any:
     descriptor = getattr(param, "type_descriptor", None)
     if (
         getattr(param, "_runtime_param", False) is None  # older typer: no such step
-        and getattr(descriptor, "annotation", None) in (str, Optional[str], bool)
+        and getattr(descriptor, "annotation", None) in (str, Optional[str], bool, Optional[bool])
         and param.nargs == 1
         and not getattr(param, "multiple", False)
     ):

@@ -49,3 +49,19 @@ class SpecError(ValueError):
 
 class EnvironmentProblem(RuntimeError):
     """The request is valid but this machine cannot carry it out (exit 3)."""
+
+
+class FileProblem(SpecError):
+    """A checkpoint FILE that cannot be read as one (exit 2, like any bad input).
+
+    Named by its path rather than a flag: `error: FILE model.pt is empty (0 bytes) ...`.
+    """
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        super().__init__("file", message)
+
+    def cli_message(self) -> str:
+        import shlex
+
+        return f"FILE {shlex.quote(self.path)} {self.message}"

@@ -17,7 +17,8 @@ import typer
 from rnnshape.clikit import error
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
 from rnnshape.render import FORMATS, SWEEP_FORMATS
-from rnnshape.spec import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN, DEVICE_SPELLINGS, DTYPES, MODES, NONLINEARITIES, RNNSpec, from_flags
+from rnnshape.spec import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN, DEVICE_SPELLINGS, DTYPES, MODES, NONLINEARITIES, RNNSpec, from_flags, parse_field
+from rnnshape.state_dict import OVERRIDE_FIELDS, UNKNOWN
 
 _LAYER = "Layer"
 _RUN = "Dummy run"
@@ -110,6 +111,56 @@ def spec_command(func: Callable[..., Any]) -> Callable[..., Any]:
 
     return _with_signature(command, func, spec_params, injected="spec")
 
+
+# Where a checkpoint's run differs from inspect's: the weights are the file's.
+_CHECKPOINT_HELP = {
+    "dtype": "Run in this dtype [default: the dtype the file holds].",
+    "seed": "Seeds the dummy input (the weights are the file's).",
+}
+
+
+def checkpoint_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags a checkpoint's layers may still be given (state_dict.OVERRIDE_FIELDS).
+
+    Every one defaults to unset: the file decides what its keys tell (the dtype
+    too), and what they cannot tell is assumed and reported as assumed. The
+    command is called with `overrides`: field -> the parsed value, given flags only.
+    """
+    params = []
+    for name, kind, option in _SPEC_OPTIONS:
+        if name not in OVERRIDE_FIELDS:
+            continue
+        text, panel = _CHECKPOINT_HELP.get(name, option.help), option.rich_help_panel
+        if name in UNKNOWN:
+            text, panel = f"{option.help} Unknown from the keys: assumed {UNKNOWN[name]}.", "What the keys cannot tell"
+        if (text, panel) != (option.help, option.rich_help_panel):
+            # typer keeps a first positional declaration in `default` (its older calling style).
+            option = typer.Option(option.default, *option.param_decls, help=text, rich_help_panel=panel, metavar=option.metavar)
+        params.append(pyinspect.Parameter(name, pyinspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Optional[kind], option], default=None))
+
+    @_exit_codes
+    def command(**kwargs: Any) -> Any:
+        overrides = {name: parse_field(name, kwargs.pop(name)) for name in OVERRIDE_FIELDS}
+        return func(overrides={k: v for k, v in overrides.items() if v is not None}, **kwargs)
+
+    return _with_signature(command, func, params, injected="overrides")
+
+
+LayerOption = Annotated[
+    Optional[str],
+    typer.Option("--layer", metavar="PREFIX", rich_help_panel="Checkpoint",
+                 help="Only this layer: its key prefix (encoder.rnn), or its name as listed (model.encoder.rnn)."),
+]
+FileArgument = Annotated[
+    str,
+    typer.Argument(metavar="FILE", rich_help_panel="Checkpoint", show_default=False,
+                   help="A torch.save file (.pt, .pth, .bin) or .safetensors: what it is is read from its bytes, not its name."),
+]
+CheckpointNoRunOption = Annotated[
+    bool,
+    typer.Option("--no-run", rich_help_panel=_RUN,
+                 help="Keys and shapes only: no values read, nothing run (a safetensors header is read without torch)."),
+]
 
 # In a sweep a flag and its opposite may both be given: both values are swept.
 _OPPOSITE_OF = {"unbatched": "--batched"}

@@ -27,6 +27,11 @@ class ObservedParameter:
     min: float | None  # None where no values exist (meta device)
     max: float | None
     within_bound: bool | None  # compared in the parameter's own dtype
+    # Weights read from a checkpoint: their mean and std (torch's default, unbiased), and
+    # how many values are NaN or inf (left out of every statistic). None for drawn weights.
+    mean: float | None = None
+    std: float | None = None
+    non_finite: int | None = None
 
 
 @dataclass
@@ -43,6 +48,9 @@ class Observation:
     packing: dict[str, Any] | None = None
     # Tensors (or packing entries) torch could not produce here, and why (meta has no values to pad).
     unavailable: dict[str, str] = field(default_factory=dict)
+    # Where the weights came from: None when drawn from the seeded init, else the checkpoint
+    # file. Trained weights may leave the init bound, so that is then a fact, not a check.
+    weights_from: str | None = None
 
 
 def unobserved(spec: RNNSpec) -> Observation:
@@ -124,9 +132,11 @@ class Run:
         return self.input if self.packed_input is None else self.packed_input
 
 
-def run(spec: RNNSpec, *, max_memory: int | None = None) -> Run:
+def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any] | None = None) -> Run:
     """Build the module on spec.device in spec.dtype, seeded, in eval mode, and run the dummy input once.
 
+    `weights` (a state_dict, e.g. from a checkpoint) replaces the drawn init; it is
+    loaded with strict=True, so every key and shape must be the module's own.
     Refuses (EnvironmentProblem) a run that would need more than the device has
     free or than `max_memory` bytes, before allocating anything.
     """
@@ -156,6 +166,8 @@ def run(spec: RNNSpec, *, max_memory: int | None = None) -> Run:
                 else:
                     torch.manual_seed(spec.seed)
                 module = module_cls(**constructor_kwargs(spec), device=device, dtype=dtype)
+                if weights is not None:
+                    module.load_state_dict(weights, strict=True)  # copies, casting to spec.dtype on spec.device
                 # eval(): dropout acts only in training, and a deterministic run keeps
                 # the output/h_n relations exact.
                 module.eval()
@@ -191,9 +203,14 @@ def _pack(torch: Any, spec: RNNSpec, x: Any) -> Any:
     return torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=spec.batch_first, enforce_sorted=spec.enforce_sorted)
 
 
-def observe(spec: RNNSpec, *, max_memory: int | None = None) -> Observation:
-    """Run the spec once and record shapes, parameter statistics and the output/h_n relations."""
-    ran = run(spec, max_memory=max_memory)
+def observe(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any] | None = None,
+            weights_from: str | None = None) -> Observation:
+    """Run the spec once and record shapes, parameter statistics and the output/h_n relations.
+
+    With `weights` (from the checkpoint `weights_from`), the statistics are the
+    saved values' own, in the file's dtype, whatever dtype and device the run used.
+    """
+    ran = run(spec, max_memory=max_memory, weights=weights)
     has_values = ran.device.type != "meta"
     if has_values:
         relations = _check_relations(ran.torch, spec, ran.output, ran.h_n)
@@ -207,11 +224,16 @@ def observe(spec: RNNSpec, *, max_memory: int | None = None) -> Observation:
         torch_version=ran.torch.__version__,
         device=str(next(ran.module.parameters()).device),
         tensors={name: tuple(t.shape) for name, t in ran.tensors.items()},
-        parameters=[_observe_parameter(ran.torch, name, p, spec, has_values) for name, p in ran.module.named_parameters()],
+        parameters=[
+            saved_statistics(ran.torch, name, weights[name], spec) if weights is not None
+            else _observe_parameter(ran.torch, name, p, spec, has_values)
+            for name, p in ran.module.named_parameters()
+        ],
         relations=relations,
         notes=notes(spec, ran.device, ran.warnings),
         packing=_observe_packing(ran, unavailable) if spec.packed else None,
         unavailable=unavailable,
+        weights_from=weights_from,
     )
 
 
@@ -363,6 +385,22 @@ def _observe_parameter(torch: Any, name: str, p: Any, spec: RNNSpec, has_values:
     # bound: compare against the bound rounded to the parameter's own dtype.
     bound = torch.tensor(theory.init_bound(spec), dtype=p.dtype).item()
     return ObservedParameter(name, tuple(p.shape), lo, hi, -bound <= lo and hi <= bound)
+
+
+def saved_statistics(torch: Any, name: str, saved: Any, spec: RNNSpec) -> ObservedParameter:
+    """min, max, mean, std of a saved tensor, in float64 over its finite values; within the init bound in its own dtype."""
+    values = saved.detach().to(device="cpu", dtype=torch.float64).flatten()
+    finite = values[torch.isfinite(values)]
+    shape, non_finite = tuple(saved.shape), int(values.numel() - finite.numel())
+    if finite.numel() == 0:
+        return ObservedParameter(name, shape, None, None, None, None, None, non_finite)
+    lo, hi = finite.min().item(), finite.max().item()
+    std = finite.std().item() if finite.numel() > 1 else None
+    bound = theory.init_bound(spec)
+    if saved.dtype.is_floating_point:  # rounded as drawing in that dtype rounds it (see _observe_parameter)
+        bound = torch.tensor(bound, dtype=saved.dtype).item()
+    within = non_finite == 0 and -bound <= lo and hi <= bound
+    return ObservedParameter(name, shape, lo, hi, within, finite.mean().item(), std, non_finite)
 
 
 def _check_relations(torch: Any, spec: RNNSpec, output: Any, h_n: Any) -> dict[str, bool]:

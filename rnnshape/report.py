@@ -14,6 +14,7 @@ from rnnshape import cost, theory
 from rnnshape.errors import ExitStatus
 from rnnshape.probe import Observation
 from rnnshape.spec import RNNSpec
+from rnnshape.theory import shape_text
 
 SCHEMA_VERSION = 1
 NOT_RUN_NOTE = "--no-run: predicted from the formulas alone; torch was not imported and nothing was observed or checked"
@@ -162,12 +163,6 @@ class Report:
         }
 
 
-def shape_text(shape: tuple[int, ...] | None) -> str:
-    if shape is None:
-        return "missing"
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
 def _compare(report: Report) -> list[Check]:
     checks = _comparisons(report)
     if not report.ran:  # nothing observed: every comparison would be theory against itself
@@ -195,7 +190,7 @@ def _comparisons(report: Report) -> list[Check]:
     for p in report.parameters:
         seen = observed.get(p.name)
         checks.append(Check(f"shape of {p.name}", seen is not None and seen.shape == p.shape, shape_text(p.shape), shape_text(seen.shape if seen else None)))
-    for p in obs.parameters:
+    for p in obs.parameters if obs.weights_from is None else ():  # saved weights may have left the bound
         bound = theory.init_bound(report.spec)
         drawn = "unavailable" if p.min is None else f"[{p.min!r}, {p.max!r}]"
         checks.append(Check(f"{p.name} drawn within the init bound", p.within_bound, f"[-{bound!r}, {bound!r}]", drawn))

@@ -27,7 +27,10 @@ _CELL_KEY = re.compile(r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bi
 _MODE_OF_GATES = {1: "rnn", 3: "gru", 4: "lstm"}
 # What the keys cannot tell, and the value assumed for the dummy run.
 UNKNOWN = {"nonlinearity": "tanh (relu has the same keys)", "batch_first": "False (a forward argument, not a parameter)",
-           "dropout": "0.0 (no parameter)"}
+           "dropout": "0.0 (no parameter; and a dummy run in eval mode drops nothing)"}
+# The RNNSpec fields a found layer's run may still be given: what the keys cannot
+# tell, then the dummy input's own (the checkpoint command's flags).
+OVERRIDE_FIELDS = tuple(UNKNOWN) + ("seq_len", "batch_size", "unbatched", "lengths", "enforce_sorted", "device", "dtype", "seed")
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Found:
     keys: list[str]
     spec: RNNSpec | None = None
     problems: list[str] = field(default_factory=list)
+    # config field -> the keys and shapes it was read from ("weight_ih_l0 (80, 8): 8 columns")
+    evidence: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -108,7 +113,34 @@ def _layer(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> 
     found.problems += _against_theory(found.spec, prefix, keys, shapes)
     if found.problems:
         found.spec = None
+        return found
+    layers = found.spec.num_layers
+    found.evidence = {
+        **_shared_evidence(found.spec, "_l0", weight_ih, weight_hh, weight_hr),
+        "num_layers": f"keys _l0 to _l{layers - 1}" if layers > 1 else "only _l0 keys",
+        "bidirectional": "_reverse keys" if found.spec.bidirectional else "no _reverse key",
+        "proj_size": f"weight_hr_l0 {theory.shape_text(weight_hr)}: P rows" if weight_hr else "no weight_hr key",
+    }
     return found
+
+
+def _shared_evidence(spec: RNNSpec, suffix: str, weight_ih: tuple[int, ...], weight_hh: tuple[int, ...], weight_hr: tuple[int, ...] | None) -> dict[str, str]:
+    """How mode, input_size, hidden_size and bias were read, for a layer (suffix _l0) or a cell ("")."""
+    G = spec.gate_multiple
+    rows = f"{weight_hh[0]} rows = {G}*H" if G > 1 else f"{weight_hh[0]} rows = H"
+    if weight_hr:
+        hidden = f"weight_hr{suffix} {theory.shape_text(weight_hr)} = (P, H), and weight_hh{suffix} {theory.shape_text(weight_hh)}: {rows}"
+    else:
+        hidden = f"weight_hh{suffix} {theory.shape_text(weight_hh)}: {rows}, {weight_hh[1]} columns = H"
+    mode = f"weight_hh{suffix}: {G} gate{'s' if G > 1 else ''} ({weight_hh[0]} rows / H = {spec.hidden_size})"
+    if weight_hr:
+        mode = f"weight_hr{suffix}: only an LSTM with proj_size has it"
+    return {
+        "mode": mode,
+        "input_size": f"weight_ih{suffix} {theory.shape_text(weight_ih)}: {weight_ih[1]} columns",
+        "hidden_size": hidden,
+        "bias": "bias_ih and bias_hh keys" if spec.bias else "no bias keys",
+    }
 
 
 def _cell(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> Found:
@@ -127,18 +159,16 @@ def _cell(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> F
     found.problems += _against_theory(found.spec, prefix, keys, shapes)
     if found.problems:
         found.spec = None
+        return found
+    found.evidence = _shared_evidence(found.spec, "", weight_ih, weight_hh, None)
     return found
 
 
 def _against_theory(spec: RNNSpec, prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> list[str]:
     """Every key the config implies, with its shape; and no key it does not imply."""
     expected = {prefix + p.name: p.shape for p in theory.parameters(spec)}
-    problems = [f"missing {key} {theory_shape(shape)}, which {spec.module_name} with these shapes has" for key, shape in expected.items() if key not in shapes]
-    problems += [f"{key} has shape {theory_shape(shapes[key])}, but the other keys imply {theory_shape(expected[key])}"
+    problems = [f"missing {key} {theory.shape_text(shape)}, which {spec.module_name} with these shapes has" for key, shape in expected.items() if key not in shapes]
+    problems += [f"{key} has shape {theory.shape_text(shapes[key])}, but the other keys imply {theory.shape_text(expected[key])}"
                  for key in keys if key in expected and tuple(shapes[key]) != expected[key]]
     problems += [f"{key} does not belong to {spec.module_name} with these shapes" for key in keys if key not in expected]
     return problems
-
-
-def theory_shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"

@@ -76,6 +76,13 @@ class Relation:
     parts: tuple[RelationPart, ...]
 
 
+def shape_text(shape: tuple[int, ...] | list[int] | None) -> str:
+    """A shape as torch prints it, (5, 3, 20), with the 1-tuple's comma: (20,)."""
+    if shape is None:
+        return "missing"
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
 def init_bound(spec: RNNSpec) -> float:
     """sqrt(k), k = 1/hidden_size: every parameter is drawn from U(-sqrt(k), sqrt(k)).
 

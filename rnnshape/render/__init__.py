@@ -1,7 +1,8 @@
 """One function per output format, report -> str, dispatched in one place.
 
-Both report kinds (inspect's Report, verify's VerifyReport) offer to_dict(); the
-table and markdown formats draw the titled sections each kind lays out.
+Every report kind (inspect's Report, verify's VerifyReport, checkpoint's
+CheckpointReport) offers to_dict(); the table and markdown formats draw the titled
+sections each kind lays out.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ def check_format(name: str, allowed: tuple[str, ...] = FORMATS) -> str:
 
 
 def sections_of(report: Any) -> list:
+    from rnnshape.checkpoint import CheckpointReport
     from rnnshape.report import Report
 
     if isinstance(report, Report):
         from rnnshape.render.sections import sections
+    elif isinstance(report, CheckpointReport):
+        from rnnshape.render.checkpoint_sections import sections
     else:
         from rnnshape.render.verify_sections import sections
     return sections(report)

@@ -15,7 +15,13 @@ COLUMNS = [
 ]
 
 
+# checkpoint: one row per saved parameter, every layer's, keyed as in the file.
+CHECKPOINT_COLUMNS = ["layer", "key", "mode", "shape", "numel", "init_bound", "min", "max", "mean", "std", "within_bound", "non_finite"]
+
+
 def render(report: Report) -> str:
+    if hasattr(report, "layers"):  # checkpoint
+        return _checkpoint(report.to_dict())
     if not isinstance(report, Report):  # verify: one row per (tensor, layer, direction)
         return _rows(report.to_dict()["comparisons"])
     buffer = io.StringIO()
@@ -31,6 +37,20 @@ def render(report: Report) -> str:
                 p["bytes"], _cell(p["macs"]), _cell(p["adds"]), _cell(report.ran),
             ]
         )
+    return buffer.getvalue()
+
+
+def _checkpoint(data: dict) -> str:
+    records = [
+        {"layer": layer["name"], "key": p["key"], "mode": layer["config"]["mode"], "shape": "x".join(map(str, p["shape"])),
+         "numel": p["numel"], "init_bound": p["init_bound"], "min": p["observed_min"], "max": p["observed_max"],
+         "mean": p["mean"], "std": p["std"], "within_bound": p["within_bound"], "non_finite": p["non_finite"]}
+        for layer in data["layers"] for p in layer["parameters"]
+    ]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CHECKPOINT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: v if isinstance(v, str) else _cell(v) for k, v in r.items()} for r in records)
     return buffer.getvalue()
 
 

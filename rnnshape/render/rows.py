@@ -7,6 +7,7 @@ import csv
 import io
 import json
 
+from rnnshape import theory
 from rnnshape.render.sections import FAILED, HELD, SKIPPED, Section
 from rnnshape.spec import RNNSpec
 from rnnshape.sweep import COST_KEYS, SHAPES, Row
@@ -97,9 +98,7 @@ COLUMN_LABELS = {
 
 
 def _shape(shape: list[int] | None) -> str:
-    if shape is None:
-        return ""
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+    return "" if shape is None else theory.shape_text(shape)
 
 
 def _config_cell(value: object) -> str:

@@ -18,16 +18,21 @@ def render(report: Report, *, width: int = 100, color: bool = False) -> str:
 
 def render_sections(parts: list[Section], *, width: int = 100, color: bool = False) -> str:
     console = _console(width, color)
-    for section in parts:
-        console.print(_draw(section))
+    _print(console, parts)
     return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def _print(console, parts: list[Section]) -> None:
+    for i, section in enumerate(parts):
+        console.print(_draw(section))
+        if not section.columns and i < len(parts) - 1:
+            console.print()  # a block of text ends in no blank line of its own, unlike a table
 
 
 def save_svg(parts: list[Section], path: str, *, width: int = 100, title: str = "rnnshape") -> None:
     """The same tables, in colour, as an SVG picture for docs (Rich records and exports)."""
     console = _console(width, color=True, record=True)
-    for section in parts:
-        console.print(_draw(section))
+    _print(console, parts)
     console.save_svg(path, title=title)
 
 

@@ -1,0 +1,119 @@
+"""A checkpoint report laid out as titled tables: the file, then each layer as inspect shows it.
+
+Each layer reuses inspect's sections (tensors, packing, h_n rows, relations,
+totals, checks) on its own Report; only what is new here is drawn here: how
+the config was read from the keys, and the saved values' statistics.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rnnshape import theory
+from rnnshape.checkpoint import CheckpointReport, LayerReport
+from rnnshape.render.sections import (
+    FAILED,
+    Section,
+    h_n_rows_section,
+    mark,
+    notes_section,
+    packing_section,
+    relations_section,
+    tensors_section,
+    totals_section,
+)
+
+# The config fields the keys tell, in RNNSpec's order, then those they cannot.
+_READ = ("mode", "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "proj_size")
+
+
+def sections(report: CheckpointReport) -> list[Section]:
+    parts = [file_section(report)]
+    for layer in report.layers:
+        parts += layer_sections(layer)
+    if report.inconsistent:
+        parts.append(inconsistent_section(report))
+    return parts
+
+
+def file_section(report: CheckpointReport) -> Section:
+    contents = report.contents
+    where = "; ".join(f"checkpoint{s.where}: {_tensors(len(s.shapes))}" if s.path else f"the file itself: {_tensors(len(s.shapes))}"
+                      for s in contents.state_dicts) or "none"
+    found = ", ".join(f"{_display(layer.name)} (nn.{layer.report.spec.module_name})" for layer in report.layers) or "none"
+    rows = [["format", contents.format], ["state_dicts", where], ["recurrent", found]]
+    if report.inconsistent:
+        rows.append(["not understood", ", ".join(_display(group.name) for group in report.inconsistent)])
+    lines = []
+    if not report.layers and not report.inconsistent:
+        lines = [*report.notes, "it holds:", *(f"  {line}" for line in contents.outline)]
+    return Section(f"checkpoint {contents.file}", ["", ""], rows, lines=lines)
+
+
+def layer_sections(layer: LayerReport) -> list[Section]:
+    report = layer.report
+    layer_only = [] if report.spec.is_cell else [h_n_rows_section(report), relations_section(report)]
+    packing = [packing_section(report)] if report.spec.packed else []
+    return [
+        config_section(layer),
+        tensors_section(report),
+        *packing,
+        *layer_only,
+        saved_parameters_section(layer),
+        totals_section(report),
+        notes_section(report),
+    ]
+
+
+def config_section(layer: LayerReport) -> Section:
+    spec = layer.report.spec
+    config = spec.to_dict()
+    rows = [[name, str(config[name]), layer.found.evidence.get(name, "")] for name in _READ if name in layer.found.evidence]
+    rows += [[name, str(config[name]), f"assumed: {why}"] for name, why in layer.assumed.items()]
+    dtype = spec.dtype if spec.dtype == layer.file_dtype else f"{spec.dtype} (the file holds {layer.file_dtype})"
+    rows += [
+        ["dummy input", theory.shape_text(layer.report.tensors[0].shape), "--seq-len, --batch-size, --unbatched, --lengths"],
+        ["device, dtype", f"{layer.report.observation.device}, {dtype}", "--device, --dtype"],
+    ]
+    where = f"checkpoint{layer.state_dict.where}, " if layer.state_dict.path else ""
+    keys = f"{where}{len(layer.found.keys)} keys" + (f" under {layer.found.prefix}" if layer.found.prefix else "")
+    title = f"{_display(layer.name)}: {theory.constructor_text(spec)}, from {keys}"
+    return Section(title, ["config", "value", "read from"], rows, code={1})
+
+
+def saved_parameters_section(layer: LayerReport) -> Section:
+    report = layer.report
+    rows = []
+    for p in report.observation.parameters:
+        predicted = report.predicted_parameter(p.name)
+        where = "cell" if report.spec.is_cell else (f"{predicted.layer} {predicted.direction}" if predicted else "?")
+        stats = [_number(p.min), _number(p.max), _number(p.mean), _number(p.std)]
+        within = mark(p.within_bound) if layer.values_read else "—"
+        if p.non_finite:
+            within = f"{FAILED} {p.non_finite} NaN/inf"
+        rows.append([p.name, where, theory.shape_text(p.shape), str(math.prod(p.shape)), *stats, within])
+    bound = theory.init_bound(report.spec)
+    keys = f" under {layer.found.prefix}" if layer.found.prefix else ""
+    title = (f"parameters as saved{keys}; PyTorch's init draws U(-{bound:.4f}, {bound:.4f}), "
+             f"1/sqrt(hidden_size) = 1/sqrt({report.spec.hidden_size})")
+    columns = ["parameter", "layer dir", "shape", "numel", "min", "max", "mean", "std", "in bound"]
+    return Section(title, columns, rows, numeric={3, 4, 5, 6, 7}, code={0, 2}, lines=[layer.init_hint], keep_whole={2, 3, 4, 5, 6, 7})
+
+
+def inconsistent_section(report: CheckpointReport) -> Section:
+    rows = [[_display(group.name), problem] for group in report.inconsistent for problem in group.found.problems]
+    lines = [f"{_display(group.name)} keys: {', '.join(group.found.keys)}" for group in report.inconsistent]
+    return Section(f"{FAILED} keys that look recurrent but give no valid layer", ["layer", "problem"], rows, lines=lines)
+
+
+def _display(name: str) -> str:
+    # A module saved on its own has keys with no prefix: torch's own name for the root is "".
+    return name or "(no prefix)"
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _tensors(count: int) -> str:
+    return f"{count} tensor" + ("" if count == 1 else "s")
