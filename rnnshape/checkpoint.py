@@ -16,7 +16,7 @@ from typing import Any
 
 from rnnshape import checkpoint_file, theory
 from rnnshape.checkpoint_file import Contents, StateDict
-from rnnshape.errors import ExitStatus, SpecError
+from rnnshape.errors import ExitStatus, FileProblem, SpecError
 from rnnshape.probe import observe, unobserved
 from rnnshape.report import SCHEMA_VERSION, Report
 from rnnshape.spec import DTYPES, RNNSpec
@@ -204,16 +204,17 @@ def checkpoint(path: str, *, layer: str | None = None, run: bool = True, max_mem
 
 
 def _select(found: list[tuple[StateDict, Found]], layer: str | None, path: str) -> list[tuple[StateDict, Found]]:
+    """The layer named exactly, or the one whose name ends in these dotted parts (decoder, module.decoder)."""
     if layer is None:
         return found
     wanted = layer.strip().rstrip(".")
     exact = [(sd, f) for sd, f in found if qualified_name(sd, f) == wanted]
-    by_prefix = [(sd, f) for sd, f in found if f.name == wanted]
-    if exact or len(by_prefix) == 1:
-        return exact or by_prefix
+    tails = [(sd, f) for sd, f in found if qualified_name(sd, f).endswith("." + wanted)]
+    if exact or len(tails) == 1:
+        return exact or tails
     names = ", ".join(repr(qualified_name(sd, f)) for sd, f in found) or "none"
-    if by_prefix:
-        raise SpecError("layer", f"{layer!r} names {len(by_prefix)} layers in {path}; say which: {names}")
+    if tails:
+        raise SpecError("layer", f"{layer!r} names {len(tails)} layers in {path}; say which: {names}")
     raise SpecError("layer", f"{layer!r} is no recurrent layer in {path}; it holds: {names}")
 
 
@@ -247,7 +248,12 @@ def _layer_report(contents: Contents, where: StateDict, found: Found, overrides:
     if run:
         saved = contents.tensors(where, found.keys)
         weights = {key[len(found.prefix):]: tensor for key, tensor in saved.items()}
-        observation = observe(spec, max_memory=max_memory, weights=weights, weights_from=contents.file)
+        try:
+            observation = observe(spec, max_memory=max_memory, weights=weights, weights_from=contents.file)
+        except SpecError as exc:
+            if exc.field != "file":
+                raise
+            raise FileProblem(contents.file, f"layer {qualified_name(where, found)!r}: {exc.message}") from None
     else:
         observation = unobserved(spec)
     observation.notes = notes + observation.notes

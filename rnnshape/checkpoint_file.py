@@ -115,6 +115,11 @@ def sniff(path: str) -> str:
     if size == 0:
         raise FileProblem(path, "is empty (0 bytes): not a checkpoint")
     if head.startswith(_ZIP_MAGIC):
+        import zipfile
+
+        # A zip's directory is at its end: a cut-off archive has none (and mmapping it fails obscurely).
+        if not zipfile.is_zipfile(path):
+            raise FileProblem(path, "is truncated or corrupt: a zip archive without the directory at its end")
         return TORCH_ZIP
     if head[:2] in _PICKLE_MAGIC:
         return TORCH_LEGACY

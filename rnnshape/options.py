@@ -149,7 +149,7 @@ def checkpoint_command(func: Callable[..., Any]) -> Callable[..., Any]:
 LayerOption = Annotated[
     Optional[str],
     typer.Option("--layer", metavar="PREFIX", rich_help_panel="Checkpoint",
-                 help="Only this layer: its key prefix (encoder.rnn), or its name as listed (model.encoder.rnn)."),
+                 help="Only this layer: its name as listed (model.module.encoder), or the end of it, if only one ends so (encoder)."),
 ]
 FileArgument = Annotated[
     str,

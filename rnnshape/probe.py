@@ -167,7 +167,7 @@ def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any]
                     torch.manual_seed(spec.seed)
                 module = module_cls(**constructor_kwargs(spec), device=device, dtype=dtype)
                 if weights is not None:
-                    module.load_state_dict(weights, strict=True)  # copies, casting to spec.dtype on spec.device
+                    load_weights(module, weights)
                 # eval(): dropout acts only in training, and a deterministic run keeps
                 # the output/h_n relations exact.
                 module.eval()
@@ -195,6 +195,19 @@ def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any]
     named.update(zip(names, state_n if spec.lstm else (state_n,)))
     ran.warnings = list(caught)
     return ran
+
+
+def load_weights(module: Any, weights: dict[str, Any]) -> None:
+    """Saved tensors into the built module, strictly: every key and shape must be its own.
+
+    A mismatch is the file's (exit 2), not the machine's: it must not read as
+    "torch cannot run this" (the RuntimeError handler around the run).
+    """
+    try:
+        module.load_state_dict(weights, strict=True)  # copies, casting to the module's dtype and device
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())
+        raise SpecError("file", f"the saved tensors do not load into {module.__class__.__name__}: {detail}") from None
 
 
 def _pack(torch: Any, spec: RNNSpec, x: Any) -> Any:

@@ -44,9 +44,9 @@ def file_section(report: CheckpointReport) -> Section:
     rows = [["format", contents.format], ["state_dicts", where], ["recurrent", found]]
     if report.inconsistent:
         rows.append(["not understood", ", ".join(_display(group.name) for group in report.inconsistent)])
-    lines = []
     if not report.layers and not report.inconsistent:
-        lines = [*report.notes, "it holds:", *(f"  {line}" for line in contents.outline)]
+        rows += [["holds" if i == 0 else "", line] for i, line in enumerate(contents.outline)]
+    lines = list(report.notes)
     return Section(f"checkpoint {contents.file}", ["", ""], rows, lines=lines)
 
 
@@ -93,8 +93,7 @@ def saved_parameters_section(layer: LayerReport) -> Section:
             within = f"{FAILED} {p.non_finite} NaN/inf"
         rows.append([p.name, where, theory.shape_text(p.shape), str(math.prod(p.shape)), *stats, within])
     bound = theory.init_bound(report.spec)
-    keys = f" under {layer.found.prefix}" if layer.found.prefix else ""
-    title = (f"parameters as saved{keys}; PyTorch's init draws U(-{bound:.4f}, {bound:.4f}), "
+    title = (f"parameters of {_display(layer.name)} as saved; PyTorch's init draws U(-{bound:.4f}, {bound:.4f}), "
              f"1/sqrt(hidden_size) = 1/sqrt({report.spec.hidden_size})")
     columns = ["parameter", "layer dir", "shape", "numel", "min", "max", "mean", "std", "in bound"]
     return Section(title, columns, rows, numeric={3, 4, 5, 6, 7}, code={0, 2}, lines=[layer.init_hint], keep_whole={2, 3, 4, 5, 6, 7})
