@@ -192,6 +192,7 @@ def checkpoint(path: str, *, layer: str | None = None, run: bool = True, max_mem
     if unknown:
         raise TypeError(f"checkpoint() takes none of {sorted(unknown)}; it takes {', '.join(OVERRIDE_FIELDS)}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    RNNSpec(**overrides)  # a bad value (--seq-len 0, --device gpu) is refused before the file is read, without torch
     contents = checkpoint_file.read(path, values=run)
     found = [(sd, f) for sd in contents.state_dicts for f in find(sd.shapes)]
     found = _select(found, layer, path)

@@ -140,8 +140,10 @@ def checkpoint_command(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @_exit_codes
     def command(**kwargs: Any) -> Any:
-        overrides = {name: parse_field(name, kwargs.pop(name)) for name in OVERRIDE_FIELDS}
-        return func(overrides={k: v for k, v in overrides.items() if v is not None}, **kwargs)
+        parsed = {name: parse_field(name, kwargs.pop(name)) for name in OVERRIDE_FIELDS}
+        overrides = {k: v for k, v in parsed.items() if v is not None}
+        RNNSpec(**overrides)  # values no layer could take are refused now: before the file, torch, or probe load
+        return func(overrides=overrides, **kwargs)
 
     return _with_signature(command, func, params, injected="overrides")
 

@@ -51,8 +51,8 @@ def drive(*args: str, env: dict | None = None) -> dict:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["inspect", "--help"], ["--version"]],
-    ids=["--help", "inspect --help", "--version"],
+    [["--help"], ["inspect", "--help"], ["checkpoint", "--help"], ["--version"]],
+    ids=["--help", "inspect --help", "checkpoint --help", "--version"],
 )
 def test_help_and_version_do_not_import_torch(args):
     result = drive(*args)
@@ -77,6 +77,19 @@ def test_refused_flags_do_not_import_torch(args):
     result = drive("inspect", *args)
     assert result["code"] == 2
     assert result["stderr"].startswith("error: ")
+    assert result["loaded"] == []
+
+
+@pytest.mark.parametrize("args", [["--seq-len", "0"], ["--device", "gpu"], ["--dtype", "int8"], ["--format", "yaml"],
+                                  ["--lengths", "5,3", "--batch-size", "4"]], ids=lambda a: " ".join(a))
+def test_checkpoint_refuses_bad_flags_before_reading_the_file(tmp_path, args):
+    # A real torch file: reading it would need torch, so the refusal must come first.
+    path = tmp_path / "model.pt"
+    subprocess.run([sys.executable, "-c", f"import torch; torch.save(torch.nn.GRU(2, 3).state_dict(), {str(path)!r})"], check=True,
+                   capture_output=True)
+    result = drive("checkpoint", str(path), *args)
+    assert result["code"] == 2
+    assert result["stderr"].startswith("error: --") and result["stderr"].count("\n") == 1
     assert result["loaded"] == []
 
 

@@ -81,7 +81,7 @@ def generate(kind: str, arg: str) -> str:
     if kind == "source":
         return fence((ROOT / arg).read_text(encoding="utf-8"), LANGUAGES.get(Path(arg).suffix, "text"))
     if kind == "output":
-        return fence(run_file(arg))
+        return fence(_strip_trailing_spaces(run_file(arg)))
     raise SystemExit(f"gendocs: unknown block kind {kind!r}")
 
 
