@@ -32,6 +32,20 @@ IMPORT_UI = [PY, "-c", "import typer, rich.console"]
 IMPORT_TORCH = [PY, "-c", "import torch"]
 HUGE = "inspect --mode lstm --input-size 4096 --hidden-size 8192 --layers 16 --bidirectional"
 SWEEP = "sweep --mode rnn,lstm --hidden-size 1..10 --input-size 1..10 --layers 1..5 -f csv"
+# A checkpoint far larger than its recurrent part: a 256 MiB embedding beside a 2-layer
+# LSTM. Peak RSS shows whether the file is read whole or only the LSTM's tensors are.
+FIXTURES = os.path.join(tempfile.gettempdir(), "rnnshape-bench")
+BIG = os.path.join(FIXTURES, "big")
+MAKE_FIXTURES = f"""
+import os, torch
+from safetensors.torch import save_file
+torch.manual_seed(0)
+sd = {{"embed.weight": torch.randn(500_000, 128)}}
+sd.update({{"encoder." + k: v for k, v in torch.nn.LSTM(128, 256, num_layers=2).state_dict().items()}})
+os.makedirs({FIXTURES!r}, exist_ok=True)
+torch.save({{"epoch": 1, "model": sd}}, {BIG + ".pt"!r})
+save_file(sd, {BIG + ".safetensors"!r})
+"""
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,10 @@ BENCHES = [
     Bench("huge-cpu", HUGE + " --device cpu", IMPORT_TORCH, exit=3, max_ratio=1.5,
           goal_note="refused (exit 3)"),
     Bench("sweep-1000", SWEEP, IMPORT_TORCH, max_extra_s=5.0),
+    Bench("checkpoint-header", f"checkpoint {BIG}.safetensors --no-run -f json", IMPORT_UI, max_ratio=1.5,
+          goal_note="no torch"),
+    Bench("checkpoint-safetensors", f"checkpoint {BIG}.safetensors", IMPORT_TORCH, max_ratio=1.3),
+    Bench("checkpoint-pt", f"checkpoint {BIG}.pt", IMPORT_TORCH, max_ratio=1.3),
 ]
 MISSING = ("no such command", "no such option")  # what the CLI says for an unknown name
 
@@ -204,6 +222,10 @@ def main() -> None:
     # What a pip install does: rnnshape's .pyc files exist before the first run.
     subprocess.run([PY, "-m", "compileall", "-q", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "rnnshape")],
                    check=True, stdout=subprocess.DEVNULL)
+    chosen = [b for b in BENCHES if not args.only or b.name in args.only]
+    if any(b.args.startswith("checkpoint") for b in chosen) and not os.path.exists(BIG + ".safetensors"):
+        print(f"making {FIXTURES} ...", file=sys.stderr, flush=True)
+        subprocess.run([PY, "-c", MAKE_FIXTURES], check=True, env=ENV)
     results = []
     for bench in BENCHES:
         if args.only and bench.name not in args.only:

@@ -66,6 +66,8 @@ class LayerReport:
             return None
         counts = [math.prod(p.shape) - (p.non_finite or 0) for p in params]
         n = sum(counts)
+        if n < 2:
+            return None
         mean = sum(c * p.mean for c, p in zip(counts, params)) / n
         # Pooled from each tensor's (unbiased) std and mean: the sum of squares about the overall mean.
         squares = sum((c - 1) * p.std**2 + c * (p.mean - mean) ** 2 for c, p in zip(counts, params))
@@ -78,13 +80,18 @@ class LayerReport:
             return "values not read (--no-run)"
         bound = theory.init_bound(self.report.spec)
         params = self.report.observation.parameters
+        broken = [p.name for p in params if p.non_finite]
+        if broken:
+            return f"{len(broken)} of {len(params)} parameters hold NaN or inf values ({', '.join(broken)})"
         outside = [p.name for p in params if p.within_bound is False]
         if outside:
             return (f"{len(outside)} of {len(params)} parameters have values beyond the init bound {bound:.4g}: "
                     "trained (or initialised some other way)")
-        spread, init_std = self.spread or (0.0, 0.0)
         n = sum(math.prod(p.shape) for p in params)
-        if n >= _MIN_VALUES_FOR_SPREAD and abs(spread / init_std - 1) <= _UNTRAINED_SPREAD:
+        if self.spread is None or n < _MIN_VALUES_FOR_SPREAD:
+            return f"every value lies within the init bound {bound:.4g}; {n} values are too few to tell an init by its spread"
+        spread, init_std = self.spread
+        if abs(spread / init_std - 1) <= _UNTRAINED_SPREAD:
             return (f"looks untrained: every value lies within the init bound {bound:.4g}, spread as the init's "
                     f"U(-b, b) is (std {spread:.4g}; b/sqrt(3) = {init_std:.4g})")
         return (f"every value lies within the init bound {bound:.4g}, but spread unlike the init (std {spread:.4g}; "

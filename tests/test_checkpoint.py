@@ -146,6 +146,12 @@ def test_fresh_layer_looks_untrained_and_a_trained_one_does_not(tmp_path):
     assert layer.within_init_bound is True and "spread unlike the init" in layer.init_hint
 
 
+def test_a_layer_too_small_to_judge_by_its_spread_says_so(tmp_path):
+    (layer,) = checkpoint(saved(tmp_path, torch.nn.RNN(1, 1, bias=False).state_dict())).layers
+    assert layer.within_init_bound is True and layer.spread is None
+    assert layer.init_hint.endswith("2 values are too few to tell an init by its spread")
+
+
 def test_non_finite_values_are_counted_and_left_out_of_the_statistics(tmp_path):
     gru = torch.nn.GRU(2, 3)
     with torch.no_grad():
@@ -155,6 +161,7 @@ def test_non_finite_values_are_counted_and_left_out_of_the_statistics(tmp_path):
     bias = next(p for p in layer.report.observation.parameters if p.name == "bias_hh_l0")
     finite = gru.bias_hh_l0.detach().double()[2:]
     assert bias.non_finite == 2 and bias.within_bound is False
+    assert layer.init_hint == "1 of 4 parameters hold NaN or inf values (bias_hh_l0)"
     assert bias.max == finite.max().item()
     json.dumps(layer.to_dict(), allow_nan=False)  # valid JSON: no NaN leaks into a statistic
 
@@ -351,3 +358,11 @@ def test_golden_table(tmp_path, monkeypatch):
     if os.environ.get("RNNSHAPE_UPDATE_GOLDEN"):
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8")
+
+
+def test_svg_picture_of_the_tables(tmp_path):
+    out = tmp_path / "checkpoint.svg"
+    result = run_cli(saved(tmp_path, torch.nn.GRU(2, 3).state_dict()), "--svg", str(out))
+    assert result.returncode == 0, result.stderr
+    svg = out.read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "nn.GRU(2,&#160;3)" in svg

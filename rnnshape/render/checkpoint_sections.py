@@ -11,17 +11,7 @@ import math
 
 from rnnshape import theory
 from rnnshape.checkpoint import CheckpointReport, LayerReport
-from rnnshape.render.sections import (
-    FAILED,
-    Section,
-    h_n_rows_section,
-    mark,
-    notes_section,
-    packing_section,
-    relations_section,
-    tensors_section,
-    totals_section,
-)
+from rnnshape.render.sections import FAILED, Section, mark, notes_section, shape_sections, totals_section
 
 # The config fields the keys tell, in RNNSpec's order, then those they cannot.
 _READ = ("mode", "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "proj_size")
@@ -51,17 +41,12 @@ def file_section(report: CheckpointReport) -> Section:
 
 
 def layer_sections(layer: LayerReport) -> list[Section]:
-    report = layer.report
-    layer_only = [] if report.spec.is_cell else [h_n_rows_section(report), relations_section(report)]
-    packing = [packing_section(report)] if report.spec.packed else []
     return [
         config_section(layer),
-        tensors_section(report),
-        *packing,
-        *layer_only,
+        *shape_sections(layer.report),
         saved_parameters_section(layer),
-        totals_section(report),
-        notes_section(report),
+        totals_section(layer.report),
+        notes_section(layer.report),
     ]
 
 

@@ -29,19 +29,22 @@ class Section:
 
 
 def sections(report: Report) -> list[Section]:
-    # A cell has no h_n rows and no output to relate to them.
-    layer_only = [] if report.spec.is_cell else [h_n_rows_section(report), relations_section(report)]
-    packing = [packing_section(report)] if report.spec.packed else []
     return [
         module_section(report),
-        tensors_section(report),
-        *packing,
-        *layer_only,
+        *shape_sections(report),
         parameters_section(report),
         totals_section(report),
         cost_section(report),
         notes_section(report),
     ]
+
+
+def shape_sections(report: Report) -> list[Section]:
+    """The tensors, the packing (packed input), h_n's rows and the output/h_n identities."""
+    # A cell has no h_n rows and no output to relate to them.
+    layer_only = [] if report.spec.is_cell else [h_n_rows_section(report), relations_section(report)]
+    packing = [packing_section(report)] if report.spec.packed else []
+    return [tensors_section(report), *packing, *layer_only]
 
 
 def mark(ok: bool | None) -> str:
