@@ -108,7 +108,8 @@ class LayerReport:
             "name": self.name,
             "prefix": self.prefix,
             "state_dict": list(self.state_dict.path),
-            "module": whole["module"] if self.values_read else theory.constructor_text(self.report.spec),
+            # The constructor call, the same with or without --no-run (torch's repr omits the nn.).
+            "module": theory.constructor_text(self.report.spec),
             "config": whole["config"],
             "inferred_from": self.found.evidence,
             "assumed": self.assumed,
@@ -178,6 +179,11 @@ class CheckpointReport:
             "notes": self.notes,
             "ok": self.ok,
         }
+
+
+def shown(name: str) -> str:
+    """A layer's name as printed: a module saved on its own has no prefix (torch names its root "")."""
+    return name or "(no prefix)"
 
 
 def qualified_name(state_dict: StateDict, found: Found) -> str:

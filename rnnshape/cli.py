@@ -26,11 +26,13 @@ from rnnshape.options import (
     MaxMemoryOption,
     NoRunOption,
     RtolOption,
+    SchemaKindArgument,
     SvgOption,
     SweepFormatOption,
     check_svg_path,
     checkpoint_command,
     max_memory_bytes,
+    plain_command,
     spec_command,
     sweep_command,
     tolerance,
@@ -244,7 +246,7 @@ def checkpoint(
     fmt = check_format(format)
     check_svg_path(svg)
     limit = max_memory_bytes(max_memory)
-    from rnnshape.checkpoint import checkpoint as read_checkpoint
+    from rnnshape.checkpoint import checkpoint as read_checkpoint, shown
     from rnnshape.render import render
 
     report = read_checkpoint(file, layer=layer, run=not no_run, max_memory=limit, **overrides)
@@ -254,12 +256,31 @@ def checkpoint(
 
         table.save_svg(sections_of(report), svg, title=f"rnnshape checkpoint {os.path.basename(file)}")
     if report.inconsistent:
-        names = ", ".join(repr(group.name) for group in report.inconsistent)
+        names = ", ".join(shown(group.name) for group in report.inconsistent)
         sys.stderr.write(f"failed: {len(report.inconsistent)} group(s) of keys give no valid layer ({names}); see the report\n")
-    failed = [layer.name for layer in report.layers if not layer.report.ok]
+    failed = [shown(layer.name) for layer in report.layers if not layer.report.ok]
     if failed:
-        sys.stderr.write(f"failed: checks failed for {', '.join(map(repr, failed))}\n")
+        sys.stderr.write(f"failed: checks failed for {', '.join(failed)}\n")
     return report.exit_status
+
+
+@app.command(cls=RnnshapeCommand)
+@plain_command
+def schema(kind: SchemaKindArgument = None) -> int:
+    """Print the JSON Schema of what -f json writes: one kind (inspect, verify, sweep, checkpoint), or all four.
+
+    sweep's is one row: -f json writes an array of rows, -f jsonl one row per line.
+
+    \b
+    Example: rnnshape schema inspect > inspect.schema.json
+    """
+    import json
+
+    from rnnshape.schema import schema as json_schema
+
+    document = json_schema(kind)
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return ExitStatus.OK
 
 
 @contextlib.contextmanager

@@ -65,3 +65,17 @@ class FileProblem(SpecError):
         import shlex
 
         return f"FILE {shlex.quote(self.path)} {self.message}"
+
+
+class ArgumentProblem(SpecError):
+    """A positional argument the command cannot take (exit 2), named as its usage line names it.
+
+    `error: KIND must be one of inspect, verify, sweep, checkpoint (got 'yaml')`.
+    """
+
+    def __init__(self, metavar: str, field: str, message: str):
+        self.metavar = metavar
+        super().__init__(field, message)
+
+    def cli_message(self) -> str:
+        return f"{self.metavar} {self.message}"

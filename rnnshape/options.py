@@ -112,6 +112,18 @@ def spec_command(func: Callable[..., Any]) -> Callable[..., Any]:
     return _with_signature(command, func, spec_params, injected="spec")
 
 
+def plain_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A command without RNNSpec flags: only the errors -> exit codes every command shares."""
+    return _exit_codes(func)
+
+
+SchemaKindArgument = Annotated[
+    Optional[str],
+    typer.Argument(metavar="KIND", show_default=False,
+                   help="inspect, verify, sweep (one row) or checkpoint; all four when left out."),
+]
+
+
 # Where a checkpoint's run differs from inspect's: the weights are the file's.
 _CHECKPOINT_HELP = {
     "dtype": "Run in this dtype [default: the dtype the file holds].",

@@ -78,6 +78,7 @@ class RNNSpec:
         if isinstance(self.lengths, list):  # JSON and RNNSpec(**to_dict()) give a list
             object.__setattr__(self, "lengths", tuple(self.lengths))
         _validate(self)
+        object.__setattr__(self, "dropout", float(self.dropout))  # dropout=1 or 1.0: to_dict() (the JSON) holds 1.0 either way
         _resolve_dummy_sizes(self)
 
     # Derived quantities, named as in PyTorch's docs.

@@ -32,7 +32,8 @@ except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
 sys.stdout.flush()
 heavy = ["torch", "pydantic", "typer.rich_utils", "rnnshape.probe"]
-print("\nDRIVER " + json.dumps({"code": code, "torch": "torch" in sys.modules, "loaded": [m for m in heavy if m in sys.modules]}))
+print("\nDRIVER " + json.dumps({"code": code, "torch": "torch" in sys.modules, "rich": "rich" in sys.modules,
+                               "loaded": [m for m in heavy if m in sys.modules]}))
 """
 
 
@@ -46,6 +47,7 @@ def drive(*args: str, env: dict | None = None) -> dict:
     assert last.startswith("DRIVER "), proc.stdout
     result = json.loads(last[len("DRIVER "):])
     result["stderr"] = proc.stderr
+    result["stdout"] = proc.stdout
     return result
 
 
@@ -90,6 +92,22 @@ def test_checkpoint_refuses_bad_flags_before_reading_the_file(tmp_path, args):
     result = drive("checkpoint", str(path), *args)
     assert result["code"] == 2
     assert result["stderr"].startswith("error: --") and result["stderr"].count("\n") == 1
+    assert result["loaded"] == []
+
+
+@pytest.mark.parametrize("args", [["schema"], ["schema", "checkpoint"]], ids=lambda a: " ".join(a))
+def test_schema_imports_neither_torch_nor_rich(args):
+    result = drive(*args)
+    assert result["code"] == 0, result["stderr"]
+    assert result["loaded"] == [] and result["rich"] is False
+    assert '"$schema"' in result["stdout"]
+
+
+def test_a_bad_schema_kind_is_refused_without_torch():
+    result = drive("schema", "yaml")
+    assert result["code"] == 2
+    assert result["stderr"].startswith("error: KIND must be one of inspect, verify, sweep, checkpoint")
+    assert result["stderr"].count("\n") == 1
     assert result["loaded"] == []
 
 

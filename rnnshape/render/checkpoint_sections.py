@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from rnnshape import theory
-from rnnshape.checkpoint import CheckpointReport, LayerReport
+from rnnshape.checkpoint import CheckpointReport, LayerReport, shown
 from rnnshape.render.sections import FAILED, Section, mark, notes_section, shape_sections, totals_section
 
 # The config fields the keys tell, in RNNSpec's order, then those they cannot.
@@ -30,10 +30,10 @@ def file_section(report: CheckpointReport) -> Section:
     contents = report.contents
     where = "; ".join(f"checkpoint{s.where}: {_tensors(len(s.shapes))}" if s.path else f"the file itself: {_tensors(len(s.shapes))}"
                       for s in contents.state_dicts) or "none"
-    found = ", ".join(f"{_display(layer.name)} (nn.{layer.report.spec.module_name})" for layer in report.layers) or "none"
+    found = ", ".join(f"{shown(layer.name)} (nn.{layer.report.spec.module_name})" for layer in report.layers) or "none"
     rows = [["format", contents.format], ["state_dicts", where], ["recurrent", found]]
     if report.inconsistent:
-        rows.append(["not understood", ", ".join(_display(group.name) for group in report.inconsistent)])
+        rows.append(["not understood", ", ".join(shown(group.name) for group in report.inconsistent)])
     if not report.layers and not report.inconsistent:
         rows += [["holds" if i == 0 else "", line] for i, line in enumerate(contents.outline)]
     lines = list(report.notes)
@@ -62,7 +62,7 @@ def config_section(layer: LayerReport) -> Section:
     ]
     where = f"checkpoint{layer.state_dict.where}, " if layer.state_dict.path else ""
     keys = f"{where}{len(layer.found.keys)} keys" + (f" under {layer.found.prefix}" if layer.found.prefix else "")
-    title = f"{_display(layer.name)}: {theory.constructor_text(spec)}, from {keys}"
+    title = f"{shown(layer.name)}: {theory.constructor_text(spec)}, from {keys}"
     return Section(title, ["config", "value", "read from"], rows, code={1})
 
 
@@ -78,21 +78,18 @@ def saved_parameters_section(layer: LayerReport) -> Section:
             within = f"{FAILED} {p.non_finite} NaN/inf"
         rows.append([p.name, where, theory.shape_text(p.shape), str(math.prod(p.shape)), *stats, within])
     bound = theory.init_bound(report.spec)
-    title = (f"parameters of {_display(layer.name)} as saved; PyTorch's init draws U(-{bound:.4f}, {bound:.4f}), "
+    title = (f"parameters of {shown(layer.name)} as saved; PyTorch's init draws U(-{bound:.4f}, {bound:.4f}), "
              f"1/sqrt(hidden_size) = 1/sqrt({report.spec.hidden_size})")
     columns = ["parameter", "layer dir", "shape", "numel", "min", "max", "mean", "std", "in bound"]
     return Section(title, columns, rows, numeric={3, 4, 5, 6, 7}, code={0, 2}, lines=[layer.init_hint], keep_whole={2, 3, 4, 5, 6, 7})
 
 
 def inconsistent_section(report: CheckpointReport) -> Section:
-    rows = [[_display(group.name), problem] for group in report.inconsistent for problem in group.found.problems]
-    lines = [f"{_display(group.name)} keys: {', '.join(group.found.keys)}" for group in report.inconsistent]
+    rows = [[shown(group.name), problem] for group in report.inconsistent for problem in group.found.problems]
+    lines = [f"{shown(group.name)} keys: {', '.join(group.found.keys)}" for group in report.inconsistent]
     return Section(f"{FAILED} keys that look recurrent but give no valid layer", ["layer", "problem"], rows, lines=lines)
 
 
-def _display(name: str) -> str:
-    # A module saved on its own has keys with no prefix: torch's own name for the root is "".
-    return name or "(no prefix)"
 
 
 def _number(value: float | None) -> str:
