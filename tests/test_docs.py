@@ -36,11 +36,86 @@ def test_readme_has_the_two_newcomer_commands():
     assert "pytest" in tests
 
 
+def test_getting_started_holds_the_readme_commands():
+    setup, tests = _readme_commands()
+    page = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    assert re.findall(r"```bash\n(.*?)\n```", page, re.S)[:2] == [setup, tests]
+
+
+def _nav_pages() -> list[str]:
+    """The .md files named in mkdocs.yml's nav (read without PyYAML, which only the docs extra brings)."""
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    nav = text.split("\nnav:\n", 1)[1]
+    return re.findall(r"^\s+- (?:[^:\n]+: )?(\S+\.md)\s*$", nav, re.M)
+
+
+def test_mkdocs_nav_lists_every_page_and_only_pages_that_exist():
+    nav = _nav_pages()
+    assert nav[0] == "index.md" and len(nav) == len(set(nav))
+    on_disk = sorted(str(p.relative_to(ROOT / "docs")).replace("\\", "/") for p in (ROOT / "docs").rglob("*.md"))
+    assert sorted(nav) == on_disk, f"not in nav: {set(on_disk) - set(nav)}; missing files: {set(nav) - set(on_disk)}"
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "docs_dir: docs" in config and "name: material" in config
+
+
+def test_cli_reference_covers_every_command():
+    import typer
+
+    from rnnshape.cli import app
+
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    commands = [name for name, c in typer.main.get_command(app).commands.items() if not c.hidden]
+    assert {"inspect", "verify", "code", "flow", "sweep", "checkpoint"} <= set(commands)
+    for name in commands:
+        assert f"## `rnnshape {name} --help`" in page, name
+
+
+def test_every_command_page_shows_generated_output():
+    for name in ("inspect", "verify", "code", "flow", "sweep", "checkpoint"):
+        assert "<!-- gen: " in (ROOT / "docs" / "commands" / f"{name}.md").read_text(encoding="utf-8"), name
+
+
+def test_svg_block_writes_the_picture_and_check_compares_it(tmp_path, monkeypatch):
+    gendocs = _gendocs()
+    (tmp_path / "docs" / "img").mkdir(parents=True)
+    page = tmp_path / "docs" / "page.md"
+    page.write_text("<!-- gen: svg docs/img/flow.svg | flow --seq-len 2 -->\n<!-- end -->\n", encoding="utf-8")
+    picture = tmp_path / "docs" / "img" / "flow.svg"
+    monkeypatch.setattr(gendocs, "documents", lambda: [page])
+    monkeypatch.setattr(gendocs, "ROOT", tmp_path)
+    assert gendocs.main(["--check"]) == 1  # no picture yet
+    assert gendocs.main([]) == 0
+    assert "![rnnshape flow --seq-len 2](img/flow.svg)" in page.read_text(encoding="utf-8")
+    assert picture.read_bytes().startswith(b"<svg") and gendocs.main(["--check"]) == 0
+    picture.write_bytes(picture.read_bytes().replace(b"t=1", b"t=9"))  # a stale picture
+    assert gendocs.main(["--check"]) == 1
+    assert gendocs.main([]) == 0 and gendocs.main(["--check"]) == 0
+
+
+def test_pictures_differ_only_in_what_varies():
+    gendocs = _gendocs()
+    svg = b'<style>.terminal-123-r1 { fill: #c5c8c6 }</style><text class="terminal-123-r1" x="12.2">2.33e-08</text>'
+    # Rich's id is a checksum of the text, so it moves with a rounding error; nothing else may.
+    assert gendocs.same_picture(svg, svg.replace(b"123", b"987").replace(b"2.33e-08", b"2.47e-07"))
+    assert not gendocs.same_picture(svg, svg.replace(b'x="12.2"', b'x="24.4"'))
+    assert not gendocs.same_picture(svg, svg.replace(b"#c5c8c6", b"#000000"))
+
+
+def _gendocs():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import gendocs
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    return gendocs
+
+
 def test_ci_runs_the_readme_test_command_verbatim():
     _, tests = _readme_commands()
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert tests.strip() in ci.splitlines()
     assert "pip install -q torch==2.13.0" in ci
+    assert "mkdocs build --strict" in ci
 
 
 def test_generator_check_mode_fails_on_a_stale_block(tmp_path, monkeypatch):

@@ -7,9 +7,14 @@ A Markdown file marks a generated block with a start comment and `<!-- end -->`:
     <!-- gen: rnnshape-section TITLE | inspect -f markdown -->  only the section whose title starts with TITLE
     <!-- gen: source docs/examples/api.py -->      a file's text, fenced in its language
     <!-- gen: output docs/examples/api.py -->      what running that file prints
+    <!-- gen: svg docs/img/flow.svg | flow --layers 2 -->  the command run with --svg docs/img/flow.svg
+                                                   (the tool writes the picture); the block is its
+                                                   Markdown image link, relative to the page
+    <!-- gen: cli-reference rnnshape -->           `rnnshape --help`, then `--help` of every command
+                                                   the app registers, in its order, one heading each
 
-    python tools/gendocs.py          rewrite the blocks in place
-    python tools/gendocs.py --check  exit 1 and name each stale block (CI runs this)
+    python tools/gendocs.py          rewrite the blocks (and the SVG files) in place
+    python tools/gendocs.py --check  exit 1 and name each stale block or picture (CI runs this)
 
 Commands run in this process through Typer's CliRunner, at a fixed width and
 without colour, so the output is the same on every machine -- except rounding
@@ -17,6 +22,14 @@ errors: verify's error columns (1e-08 and the like) come from CPU-specific
 kernels and differ between an AVX2 and an AVX-512 machine. --check therefore
 compares numbers written in scientific notation by position only (and so
 ignores the column widths they change).
+
+An SVG is written by Rich's Console.save_svg, which is byte-for-byte the same
+on every run: its only unusual part is the `terminal-<number>` id prefix of its
+CSS classes and clip paths, an adler32 of the recorded text and the title. --check
+writes the picture afresh into a temporary folder and compares it with the
+committed file with that id masked, and with numbers in scientific notation
+masked as in text (the id is a checksum of them too); everything else, every
+coordinate included, must match exactly.
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ import re  # noqa: E402
 import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,9 +64,35 @@ def run_rnnshape(args: str) -> str:
     from rnnshape.cli import app
 
     result = CliRunner().invoke(app, shlex.split(args), prog_name="rnnshape")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # CliRunner turns a traceback into exit code 1, which would pass for a failed check.
+        raise SystemExit(f"gendocs: `rnnshape {args}` raised {result.exception!r}")
     if result.exit_code not in (0, 1):
         raise SystemExit(f"gendocs: `rnnshape {args}` exited {result.exit_code}: {result.stderr}")
     return result.stdout
+
+
+def cli_reference(prog: str) -> str:
+    """`--help` of the app, then of every command it registers (hidden ones aside), in its order."""
+    import typer
+
+    from rnnshape.cli import app
+
+    commands = [name for name, command in typer.main.get_command(app).commands.items() if not command.hidden]
+    parts = []
+    for args in ["--help", *(f"{name} --help" for name in commands)]:
+        parts.append(f"## `{prog} {args}`\n\n" + fence(_strip_trailing_spaces(run_rnnshape(args))))
+    return "\n".join(parts)
+
+
+def run_svg(target: str, args: str, pictures: dict[Path, bytes]) -> None:
+    """Run `rnnshape ARGS --svg` into a temporary file; the fresh bytes go to `pictures[ROOT/target]`."""
+    if not target.endswith(".svg"):
+        raise SystemExit(f"gendocs: svg block: {target!r} is not an .svg path")
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / Path(target).name
+        run_rnnshape(f"{args} --svg {shlex.quote(str(fresh))}")
+        pictures[ROOT / target] = fresh.read_bytes()
 
 
 def run_file(path: str) -> str:
@@ -70,7 +110,7 @@ def fence(text: str, language: str = "text") -> str:
     return f"```{language}\n{text.rstrip()}\n```\n"
 
 
-def generate(kind: str, arg: str) -> str:
+def generate(kind: str, arg: str, page: Path | None = None, pictures: dict[Path, bytes] | None = None) -> str:
     if kind == "rnnshape":
         return fence(_strip_trailing_spaces(run_rnnshape(arg)))
     if kind == "rnnshape-raw":
@@ -82,6 +122,13 @@ def generate(kind: str, arg: str) -> str:
         return fence((ROOT / arg).read_text(encoding="utf-8"), LANGUAGES.get(Path(arg).suffix, "text"))
     if kind == "output":
         return fence(_strip_trailing_spaces(run_file(arg)))
+    if kind == "cli-reference":
+        return cli_reference(arg)
+    if kind == "svg":
+        target, _, args = (part.strip() for part in arg.partition("|"))
+        run_svg(target, args, {} if pictures is None else pictures)
+        link = os.path.relpath(ROOT / target, (page or ROOT / "page.md").parent).replace(os.sep, "/")
+        return f"![rnnshape {args}]({link})\n"
     raise SystemExit(f"gendocs: unknown block kind {kind!r}")
 
 
@@ -106,8 +153,9 @@ def _strip_trailing_spaces(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines())
 
 
-def refresh(text: str) -> str:
-    return BLOCK.sub(lambda m: m.group(1) + generate(m["kind"], m["arg"]) + m.group(5), text)
+def refresh(text: str, page: Path | None = None, pictures: dict[Path, bytes] | None = None) -> str:
+    """The page with every block regenerated; the SVG pictures its svg blocks made go to `pictures`."""
+    return BLOCK.sub(lambda m: m.group(1) + generate(m["kind"], m["arg"], page, pictures) + m.group(5), text)
 
 
 _ROUNDING_ERROR = re.compile(r"\b\d+(?:\.\d+)?e[-+]\d+\b")
@@ -124,21 +172,42 @@ def same_but_rounding(old: str, new: str) -> bool:
     return mask(old) == mask(new)
 
 
+_SVG_ID = re.compile(rb"\bterminal-\d+")
+_SVG_ROUNDING_ERROR = re.compile(_ROUNDING_ERROR.pattern.encode())
+
+
+def same_picture(old: bytes, new: bytes) -> bool:
+    """Equal once Rich's id (a checksum of the text) and scientific-notation numbers are masked."""
+
+    def mask(svg: bytes) -> bytes:
+        return _SVG_ROUNDING_ERROR.sub(b"#e", _SVG_ID.sub(b"terminal-#", svg))
+
+    return mask(old) == mask(new)
+
+
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     stale = []
+    pictures: dict[Path, bytes] = {}
     for path in documents():
         old = path.read_text(encoding="utf-8")
-        new = refresh(old)
+        new = refresh(old, path, pictures)
         if new != old and not (check and same_but_rounding(old, new)):
             stale.append(path.relative_to(ROOT))
             if not check:
                 path.write_text(new, encoding="utf-8")
+    for picture, fresh in pictures.items():
+        old_bytes = picture.read_bytes() if picture.exists() else None
+        if old_bytes != fresh and not (check and old_bytes is not None and same_picture(old_bytes, fresh)):
+            stale.append(picture.relative_to(ROOT))
+            if not check:
+                picture.parent.mkdir(parents=True, exist_ok=True)
+                picture.write_bytes(fresh)
     if check and stale:
         print("stale generated docs: " + ", ".join(map(str, stale)) + "; run: python tools/gendocs.py", file=sys.stderr)
         return 1
     verb = "would change" if check else "rewrote"
-    print(f"gendocs: {verb} {len(stale)} of {len(documents())} files" if stale else "gendocs: all generated blocks are current")
+    print(f"gendocs: {verb} {len(stale)} of {len(documents()) + len(pictures)} files" if stale else "gendocs: all generated blocks are current")
     return 0
 
 
