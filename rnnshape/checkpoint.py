@@ -19,8 +19,8 @@ from rnnshape.checkpoint_file import Contents, StateDict
 from rnnshape.errors import ExitStatus, FileProblem, SpecError
 from rnnshape.probe import observe, unobserved
 from rnnshape.report import SCHEMA_VERSION, Report
-from rnnshape.spec import DTYPES, RNNSpec
-from rnnshape.state_dict import OVERRIDE_FIELDS, UNKNOWN, Found, find
+from rnnshape.spec import CHECKPOINT_FIELDS, DTYPES, UNKNOWN_FROM_KEYS, RNNSpec
+from rnnshape.state_dict import Found, find
 
 # A layer whose values all lie within the init bound and spread as U(-b, b) does
 # (std b/sqrt(3)) looks untrained. The std of n uniform draws varies by about
@@ -195,15 +195,15 @@ def checkpoint(path: str, *, layer: str | None = None, run: bool = True, max_mem
     """Every recurrent layer and cell in the checkpoint at `path` (or the one named `layer`).
 
     `overrides` are RNNSpec fields the keys cannot tell or the dummy run needs
-    (OVERRIDE_FIELDS): nonlinearity, batch_first, dropout, seq_len, batch_size,
+    (CHECKPOINT_FIELDS): nonlinearity, batch_first, dropout, seq_len, batch_size,
     device, dtype, seed, ... `run=False` reads keys and shapes only (a
     safetensors header, without torch) and runs nothing.
     Raises FileProblem for a file that is no checkpoint, SpecError for a bad
     override or an unknown layer, EnvironmentProblem where the machine cannot run it.
     """
-    unknown = set(overrides) - set(OVERRIDE_FIELDS)
+    unknown = set(overrides) - set(CHECKPOINT_FIELDS)
     if unknown:
-        raise TypeError(f"checkpoint() takes none of {sorted(unknown)}; it takes {', '.join(OVERRIDE_FIELDS)}")
+        raise TypeError(f"checkpoint() takes none of {sorted(unknown)}; it takes {', '.join(CHECKPOINT_FIELDS)}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     RNNSpec(**overrides)  # a bad value (--seq-len 0, --device gpu) is refused before the file is read, without torch
     contents = checkpoint_file.read(path, values=run)
@@ -258,7 +258,7 @@ def _layer_report(contents: Contents, where: StateDict, found: Found, overrides:
         spec = replace(base, **fields)
     except SpecError as exc:
         raise SpecError(exc.field, f"{exc.message} (layer {qualified_name(where, found)!r}; --layer picks one)") from None
-    assumed = {k: text for k, text in UNKNOWN.items() if k not in overrides and _applies(k, base)}
+    assumed = {k: text for k, text in UNKNOWN_FROM_KEYS.items() if k not in overrides and _applies(k, base)}
     if run:
         saved = contents.tensors(where, found.keys)
         weights = {key[len(found.prefix):]: tensor for key, tensor in saved.items()}

@@ -70,19 +70,22 @@ class Contents:
 
     def vet(self) -> None:
         """Let the safetensors library check the file against its header now, before any answer."""
-        self.tensors(StateDict((), {}, {}), [])
+        self._safetensors_values([])
 
     def tensors(self, where: StateDict, keys: list[str]) -> dict[str, Any]:
         """These keys' tensors, on the CPU, read now (for safetensors, only these are read)."""
         if self.format == SAFETENSORS:
-            safe_open = _safetensors()
-            try:
-                with safe_open(self.file, framework="pt") as handle:
-                    return {key: handle.get_tensor(key) for key in keys}
-            except Exception as exc:  # safetensors checks what the header promises against the file
-                raise FileProblem(self.file, f"cannot be read as safetensors: {_first_line(exc)}") from None
+            return self._safetensors_values(keys)
         mapping = _follow(self._objects, where.path)
         return {key: mapping[key] for key in keys}
+
+    def _safetensors_values(self, keys: list[str]) -> dict[str, Any]:
+        safe_open = _safetensors()
+        try:
+            with safe_open(self.file, framework="pt") as handle:  # opening checks the header against the file
+                return {key: handle.get_tensor(key) for key in keys}
+        except Exception as exc:  # noqa: BLE001 -- whatever safetensors finds wrong, one line
+            raise FileProblem(self.file, f"cannot be read as safetensors: {_first_line(exc)}") from None
 
 
 def read(path: str, *, values: bool = True) -> Contents:

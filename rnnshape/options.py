@@ -17,8 +17,19 @@ import typer
 from rnnshape.clikit import error
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
 from rnnshape.render import FORMATS, SWEEP_FORMATS
-from rnnshape.spec import DEFAULT_BATCH_SIZE, DEFAULT_SEQ_LEN, DEVICE_SPELLINGS, DTYPES, MODES, NONLINEARITIES, RNNSpec, from_flags, parse_field
-from rnnshape.state_dict import OVERRIDE_FIELDS, UNKNOWN
+from rnnshape.spec import (
+    CHECKPOINT_FIELDS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_SEQ_LEN,
+    DEVICE_SPELLINGS,
+    DTYPES,
+    MODES,
+    NONLINEARITIES,
+    UNKNOWN_FROM_KEYS,
+    RNNSpec,
+    from_flags,
+    parse_field,
+)
 
 _LAYER = "Layer"
 _RUN = "Dummy run"
@@ -132,7 +143,7 @@ _CHECKPOINT_HELP = {
 
 
 def checkpoint_command(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags a checkpoint's layers may still be given (state_dict.OVERRIDE_FIELDS).
+    """The flags a checkpoint's layers may still be given (spec.CHECKPOINT_FIELDS).
 
     Every one defaults to unset: the file decides what its keys tell (the dtype
     too), and what they cannot tell is assumed and reported as assumed. The
@@ -140,11 +151,11 @@ def checkpoint_command(func: Callable[..., Any]) -> Callable[..., Any]:
     """
     params = []
     for name, kind, option in _SPEC_OPTIONS:
-        if name not in OVERRIDE_FIELDS:
+        if name not in CHECKPOINT_FIELDS:
             continue
         text, panel = _CHECKPOINT_HELP.get(name, option.help), option.rich_help_panel
-        if name in UNKNOWN:
-            text, panel = f"{option.help} Unknown from the keys: assumed {UNKNOWN[name]}.", "What the keys cannot tell"
+        if name in UNKNOWN_FROM_KEYS:
+            text, panel = f"{option.help} Unknown from the keys: assumed {UNKNOWN_FROM_KEYS[name]}.", "What the keys cannot tell"
         if (text, panel) != (option.help, option.rich_help_panel):
             # typer keeps a first positional declaration in `default` (its older calling style).
             option = typer.Option(option.default, *option.param_decls, help=text, rich_help_panel=panel, metavar=option.metavar)
@@ -152,7 +163,7 @@ def checkpoint_command(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @_exit_codes
     def command(**kwargs: Any) -> Any:
-        parsed = {name: parse_field(name, kwargs.pop(name)) for name in OVERRIDE_FIELDS}
+        parsed = {name: parse_field(name, kwargs.pop(name)) for name in CHECKPOINT_FIELDS}
         overrides = {k: v for k, v in parsed.items() if v is not None}
         RNNSpec(**overrides)  # values no layer could take are refused now: before the file, torch, or probe load
         return func(overrides=overrides, **kwargs)

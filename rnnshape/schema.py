@@ -26,8 +26,7 @@ from typing import Any
 from rnnshape import cost
 from rnnshape.checkpoint_file import SAFETENSORS, TORCH_LEGACY, TORCH_ZIP
 from rnnshape.errors import ArgumentProblem
-from rnnshape.spec import _DEVICE_RE, _MAX_SEED, CELL_MODES, DTYPES, GATES, MODES, NONLINEARITIES, RNNSpec
-from rnnshape.state_dict import UNKNOWN
+from rnnshape.spec import _DEVICE_RE, _MAX_SEED, CELL_MODES, DTYPES, GATES, MODES, NONLINEARITIES, UNKNOWN_FROM_KEYS, RNNSpec
 from rnnshape.sweep import COST_KEYS, SHAPES
 from rnnshape.theory import DIRECTIONS
 
@@ -316,7 +315,7 @@ def _checkpoint_layer() -> dict[str, Any]:
         "inferred_from": {**_closed(evidence, required=["mode", "input_size", "hidden_size", "bias"]),
                           "description": "Config field -> the keys and shapes it was read from (a cell's has no "
                                          "num_layers, bidirectional or proj_size)."},
-        "assumed": {**_closed({name: {"type": "string"} for name in UNKNOWN}, required=[]),
+        "assumed": {**_closed({name: {"type": "string"} for name in UNKNOWN_FROM_KEYS}, required=[]),
                     "description": "What the keys cannot tell and was not given: field -> the value assumed, and why."},
         "file_dtype": _text("The dtype the file holds the weights in (any of torch's: the layer runs in float32 where it is none of config's)."),
         **_REPORT_FIELDS,

@@ -34,6 +34,13 @@ GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 # Flags that describe a stack of layers over a sequence, which a cell is not:
 # field -> the value a cell has implicitly (seq_len: none, a cell takes one step).
 _LAYER_ONLY = {"num_layers": 1, "bidirectional": False, "proj_size": 0, "batch_first": False, "dropout": 0.0}
+# What a saved layer's keys cannot tell (state_dict.find), and the value assumed for its dummy run.
+UNKNOWN_FROM_KEYS = {"nonlinearity": "tanh (relu has the same keys)", "batch_first": "False (a forward argument, not a parameter)",
+                     "dropout": "0.0 (no parameter; and a dummy run in eval mode drops nothing)"}
+# The RNNSpec fields a found layer's run may still be given: what the keys cannot
+# tell, then the dummy input's own (the checkpoint command's flags). Here, not in
+# state_dict.py, so that declaring those flags costs the CLI's start-up nothing.
+CHECKPOINT_FIELDS = tuple(UNKNOWN_FROM_KEYS) + ("seq_len", "batch_size", "unbatched", "lengths", "enforce_sorted", "device", "dtype", "seed")
 # torch.manual_seed accepts any 64-bit pattern; negative seeds only alias positive ones.
 _MAX_SEED = 2**64 - 1
 _MAX_DEVICE_INDEX = 127

@@ -25,12 +25,6 @@ from rnnshape.spec import RNNSpec
 _LAYER_KEY = re.compile(r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(?P<layer>\d+)(?P<reverse>_reverse)?$")
 _CELL_KEY = re.compile(r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh)$")
 _MODE_OF_GATES = {1: "rnn", 3: "gru", 4: "lstm"}
-# What the keys cannot tell, and the value assumed for the dummy run.
-UNKNOWN = {"nonlinearity": "tanh (relu has the same keys)", "batch_first": "False (a forward argument, not a parameter)",
-           "dropout": "0.0 (no parameter; and a dummy run in eval mode drops nothing)"}
-# The RNNSpec fields a found layer's run may still be given: what the keys cannot
-# tell, then the dummy input's own (the checkpoint command's flags).
-OVERRIDE_FIELDS = tuple(UNKNOWN) + ("seq_len", "batch_size", "unbatched", "lengths", "enforce_sorted", "device", "dtype", "seed")
 
 
 @dataclass

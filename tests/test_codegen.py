@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies import cell_specs, packed_specs
+from strategies import cell_specs, layer_specs, packed_specs
 from rnnshape import EnvironmentProblem, RNNSpec
 from rnnshape.codegen import CELL_LOOP_STEPS, CHECK_MARKER, script
 
@@ -180,28 +180,9 @@ def test_float64_tolerance_is_tight(runs):
 ALL_DTYPES = ("float32", "float64", "float16", "bfloat16")
 
 
-@st.composite
-def specs(draw) -> RNNSpec:
-    mode = draw(st.sampled_from(["rnn", "lstm", "gru"]))
-    hidden = draw(st.integers(1, 40))
-    return RNNSpec(
-        mode=mode,
-        input_size=draw(st.integers(1, 40)),
-        hidden_size=hidden,
-        num_layers=draw(st.integers(1, 6)),
-        bias=draw(st.booleans()),
-        batch_first=draw(st.booleans()),
-        dropout=draw(st.sampled_from([0.0, 0.3, 1.0])),
-        bidirectional=draw(st.booleans()),
-        proj_size=draw(st.integers(0, hidden - 1)) if mode == "lstm" else 0,
-        nonlinearity=draw(st.sampled_from(["tanh", "relu"])) if mode == "rnn" else "tanh",
-        seq_len=draw(st.integers(1, 50)),
-        batch_size=draw(st.integers(0, 9)),
-        unbatched=draw(st.booleans()),
-        device=draw(st.sampled_from(["cpu", "cuda", "cuda:1", "mps"])),
-        dtype=draw(st.sampled_from(["float32", "float64", "float16", "bfloat16"])),
-        seed=draw(st.integers(0, 2**64 - 1)),
-    )
+def specs():
+    return layer_specs(max_size=40, max_layers=6, max_seq_len=50, max_batch=9, dropouts=(0.0, 0.3, 1.0),
+                       devices=("cpu", "cuda", "cuda:1", "mps"), dtypes=ALL_DTYPES, max_seed=2**64 - 1)
 
 
 def code_lines(text: str) -> str:

@@ -16,11 +16,11 @@ with warnings.catch_warnings():
     import torch
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 from rnnshape import cost
 from rnnshape.spec import RNNSpec
+from strategies import layer_specs
 
 MODULES = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -88,26 +88,8 @@ def items(spec: RNNSpec) -> dict[str, int]:
     return {item.name: item.value for item in cost.costs(spec)}
 
 
-@st.composite
-def specs(draw, dtypes=("float32", "float64"), dropouts=(0.0,)):
-    mode = draw(st.sampled_from(["rnn", "lstm", "gru"]))
-    hidden_size = draw(st.integers(1, 8))
-    return RNNSpec(
-        mode=mode,
-        input_size=draw(st.integers(1, 8)),
-        hidden_size=hidden_size,
-        num_layers=draw(st.integers(1, 3)),
-        bias=draw(st.booleans()),
-        batch_first=draw(st.booleans()),
-        dropout=draw(st.sampled_from(dropouts)),
-        bidirectional=draw(st.booleans()),
-        proj_size=draw(st.integers(0, hidden_size - 1)) if mode == "lstm" else 0,
-        nonlinearity=draw(st.sampled_from(["tanh", "relu"])) if mode == "rnn" else "tanh",
-        seq_len=draw(st.integers(1, 4)),
-        batch_size=draw(st.integers(0, 3)),
-        unbatched=draw(st.booleans()),
-        dtype=draw(st.sampled_from(dtypes)),
-    )
+def specs(dtypes=("float32", "float64"), dropouts=(0.0,)):
+    return layer_specs(max_size=8, dtypes=dtypes, dropouts=dropouts)
 
 
 # --- 1. MACs: FlopCounterMode on the decomposed path --------------------------

@@ -19,7 +19,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies import cell_specs, packed_specs
+from strategies import cell_specs, layer_specs, packed_specs
 from rnnshape import RNNSpec, probe, reference
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
 from rnnshape.verify import DEFAULT_TOLERANCES, Divergence, verify
@@ -31,26 +31,8 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.f
 CLOSE = {"float32": dict(atol=1e-5, rtol=1e-5), "float64": dict(atol=1e-12, rtol=1e-12)}
 
 
-@st.composite
-def specs(draw, dtype: str) -> RNNSpec:
-    mode = draw(st.sampled_from(sorted(MODULES)))
-    hidden = draw(st.integers(1, 6))
-    return RNNSpec(
-        mode=mode,
-        input_size=draw(st.integers(1, 6)),
-        hidden_size=hidden,
-        num_layers=draw(st.integers(1, 3)),
-        bias=draw(st.booleans()),
-        batch_first=draw(st.booleans()),
-        bidirectional=draw(st.booleans()),
-        proj_size=draw(st.integers(0, hidden - 1)) if mode == "lstm" else 0,
-        nonlinearity=draw(st.sampled_from(["tanh", "relu"])) if mode == "rnn" else "tanh",
-        seq_len=draw(st.integers(1, 5)),
-        batch_size=draw(st.integers(0, 3)),
-        unbatched=draw(st.booleans()),
-        dtype=dtype,
-        seed=draw(st.integers(0, 1000)),
-    )
+def specs(dtype: str):
+    return layer_specs(max_size=6, max_seq_len=5, dtypes=(dtype,), max_seed=1000)
 
 
 def build_torch(spec: RNNSpec):

@@ -20,7 +20,9 @@ CHECKPOINT_COLUMNS = ["layer", "key", "mode", "shape", "numel", "init_bound", "m
 
 
 def render(report: Report) -> str:
-    if hasattr(report, "layers"):  # checkpoint
+    from rnnshape.checkpoint import CheckpointReport
+
+    if isinstance(report, CheckpointReport):
         return _checkpoint(report.to_dict())
     if not isinstance(report, Report):  # verify: one row per (tensor, layer, direction)
         return _rows(report.to_dict()["comparisons"])
