@@ -27,6 +27,8 @@ from rnnshape.errors import EnvironmentProblem, FileProblem
 from rnnshape.theory import shape_text
 
 TORCH_ZIP, TORCH_LEGACY, SAFETENSORS = "torch.save zip archive", "torch.save legacy pickle", "safetensors"
+# checkpoint(model.state_dict()): no file at all, the mapping already in memory.
+IN_MEMORY, IN_MEMORY_NAME = "in memory", "<in memory>"
 _ZIP_MAGIC = b"PK\x03\x04"
 # torch's legacy format starts with a pickled magic number, pickle protocol 2.
 _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -101,6 +103,14 @@ def read(path: str, *, values: bool = True) -> Contents:
             contents.vet()
         return contents
     return _read_torch(path, kind)
+
+
+def from_object(obj: Any) -> Contents:
+    """A state_dict (or a checkpoint dict holding some) already in memory: read as a loaded file is."""
+    from rnnshape.probe import import_torch
+
+    torch = import_torch()
+    return Contents(IN_MEMORY_NAME, IN_MEMORY, list(_state_dicts(torch, obj, ())), _outline(torch, obj), obj)
 
 
 def sniff(path: str) -> str:

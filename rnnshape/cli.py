@@ -19,6 +19,19 @@ from rnnshape.clikit import RnnshapeCommand, RnnshapeGroup
 from rnnshape.errors import ExitStatus
 from rnnshape.options import (
     AtolOption,
+    C0ShapeOption,
+    CheckEnforceSortedOption,
+    CheckLengthsOption,
+    H0ShapeOption,
+    InputDtypeOption,
+    InputDtypesOption,
+    InputHighOption,
+    InputSeedOption,
+    InputShapeOption,
+    InputShapesOption,
+    TargetArgument,
+    layer_command,
+    optional_shape,
     CheckpointNoRunOption,
     FileArgument,
     FormatOption,
@@ -121,7 +134,7 @@ def verify(
     atol_value, rtol_value = tolerance("atol", atol), tolerance("rtol", rtol)
     limit = max_memory_bytes(max_memory)
     from rnnshape.render import render, sections_of
-    from rnnshape.verify import verify as run_verify
+    from rnnshape.verification import verify as run_verify
 
     report = run_verify(spec, atol=atol_value, rtol=rtol_value, max_memory=limit)
     sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
@@ -246,7 +259,7 @@ def checkpoint(
     fmt = check_format(format)
     check_svg_path(svg)
     limit = max_memory_bytes(max_memory)
-    from rnnshape.checkpoint import checkpoint as read_checkpoint, shown
+    from rnnshape.checkpoint_report import checkpoint as read_checkpoint, shown
     from rnnshape.render import render
 
     report = read_checkpoint(file, layer=layer, run=not no_run, max_memory=limit, **overrides)
@@ -265,9 +278,108 @@ def checkpoint(
 
 
 @app.command(cls=RnnshapeCommand)
+@layer_command
+def check(
+    spec: RNNSpec,
+    input_shape: InputShapeOption = ...,
+    h0_shape: H0ShapeOption = None,
+    c0_shape: C0ShapeOption = None,
+    input_dtype: InputDtypeOption = None,
+    lengths: CheckLengthsOption = None,
+    enforce_sorted: CheckEnforceSortedOption = True,
+    max_memory: MaxMemoryOption = None,
+    format: FormatOption = "table",
+) -> int:
+    """Will torch take tensors of these shapes? Feed the layer exactly them; exit 1, explained, if it refuses.
+
+    The layer comes from the flags as in inspect; --input-shape (and --h0-shape, --c0-shape,
+    --input-dtype) give what you have. Accepted: the shapes torch produced. Refused: torch's
+    message, what differs, the likely cause and the fix.
+
+    \b
+    Example: rnnshape check --mode lstm --input-size 256 --hidden-size 256 --input-shape 8,8,256 --h0-shape 1,32,256 --c0-shape 1,32,256
+    """
+    from rnnshape.model.check import parse_dtype, parse_shape
+    from rnnshape.spec import parse_lengths
+
+    fmt = check_format(format)
+    shapes = parse_shape("input_shape", input_shape), optional_shape("h0_shape", h0_shape), optional_shape("c0_shape", c0_shape)
+    dtype = None if input_dtype is None else parse_dtype("input_dtype", input_dtype)
+    packed = None if lengths is None else parse_lengths(lengths)
+    if packed is not None and any(n < 1 for n in packed):
+        from rnnshape.errors import SpecError
+
+        raise SpecError("lengths", f"must be positive integers, one per sequence (got {lengths!r})")
+    limit = max_memory_bytes(max_memory)
+    from rnnshape.model.check import check as run_check
+    from rnnshape.render import render
+
+    report = run_check(spec, shapes[0], h0_shape=shapes[1], c0_shape=shapes[2], input_dtype=dtype, lengths=packed,
+                       enforce_sorted=enforce_sorted, max_memory=limit)
+    sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
+    if report.explanation is not None:
+        e = report.explanation
+        fix = f"; fix: {e.causes[0][2]}" if e.causes else ""
+        sys.stderr.write(f"failed: torch refused these shapes: {e.message}{fix}\n")
+    elif not report.ok:
+        sys.stderr.write(f"failed: {len(report.report.failed_checks)} checks failed\n")
+    return report.exit_status
+
+
+@app.command(cls=RnnshapeCommand)
+@plain_command
+def summary(
+    target: TargetArgument,
+    input_shape: InputShapesOption = None,
+    input_dtype: InputDtypesOption = None,
+    input_high: InputHighOption = None,
+    seed: InputSeedOption = "0",
+    max_memory: MaxMemoryOption = None,
+    format: FormatOption = "table",
+) -> int:
+    """Run your model once on inputs of the shapes you give; show every module, and every recurrent call in full.
+
+    This imports TARGET and runs its code: the factory, then the model's forward (without
+    grad). TARGET is path/to/file.py:factory or package.module:factory, where factory
+    returns the model (a class counts), or is the model itself.
+
+    \b
+    Example: rnnshape summary models.py:Tagger --input-shape 32,20 --input-dtype int64
+    """
+    from rnnshape.model.target import parse_inputs
+    from rnnshape.spec import parse_int
+
+    fmt = check_format(format)
+    inputs, high = parse_inputs(list(input_shape or ()), list(input_dtype or ()), input_high)
+    seed_value = parse_int("seed", seed)
+    RNNSpec(seed=seed_value)  # the same bounds as every --seed
+    limit = max_memory_bytes(max_memory)
+    from rnnshape.model.summary import run_model
+    from rnnshape.model.target import forward_inputs, load_model, make_inputs
+    from rnnshape.render import render
+
+    model = load_model(target)
+    needed = forward_inputs(model)
+    if len(inputs) < len(needed):
+        from rnnshape.errors import SpecError
+
+        raise SpecError("input_shape", f"is needed once per input: {type(model).__name__}.forward takes {', '.join(needed)} "
+                                       f"({len(needed)}), and {len(inputs)} --input-shape were given")
+    result = run_model(model, make_inputs(model, inputs, high, seed_value, limit), {}, keep_error=True)
+    sys.stdout.write(render(result, fmt, width=_width(), color=_color()))
+    if result.error is not None:
+        e = result.error
+        fix = f"; fix: {e.causes[0][2]}" if e.causes else ""
+        sys.stderr.write(f"failed: {e.place} raised {e.error_type}: {e.message}{fix}\n")
+    elif not result.ok:
+        sys.stderr.write(f"failed: checks failed for {', '.join(g.where for g in result.failed)}\n")
+    return result.exit_status
+
+
+@app.command(cls=RnnshapeCommand)
 @plain_command
 def schema(kind: SchemaKindArgument = None) -> int:
-    """Print the JSON Schema of what -f json writes: one kind (inspect, verify, sweep, checkpoint), or all four.
+    """Print the JSON Schema of what -f json writes: one kind (inspect, verify, sweep, checkpoint, summary, check), or all.
 
     sweep's is one row: -f json writes an array of rows, -f jsonl one row per line.
 

@@ -40,13 +40,16 @@ class _TextAsIs:
         return value
 
 
+_ONE_AS_GIVEN = (str, Optional[str], bool, Optional[bool])
+# A repeatable option (--input-shape A --input-shape B): click delivers a tuple of str; keep it.
+_MANY_AS_GIVEN = (list[str], Optional[list[str]])
+
+
 def _skip_coercion(param: Any) -> Any:
-    descriptor = getattr(param, "type_descriptor", None)
-    if (
-        getattr(param, "_runtime_param", False) is None  # older typer: no such step
-        and getattr(descriptor, "annotation", None) in (str, Optional[str], bool, Optional[bool])
-        and param.nargs == 1
-        and not getattr(param, "multiple", False)
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    multiple = getattr(param, "multiple", False)
+    if getattr(param, "_runtime_param", False) is None and (  # older typer: no such step
+        (annotation in _ONE_AS_GIVEN and param.nargs == 1 and not multiple) or (annotation in _MANY_AS_GIVEN and multiple)
     ):
         param._runtime_param = _TextAsIs()
     return param

@@ -1,22 +1,38 @@
-"""The Python API's one verb: inspect(spec) -> Report. It never prints."""
+"""The Python API's first verb: inspect(spec | module, *args) -> Report. It never prints."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rnnshape.probe import observe, unobserved
 from rnnshape.report import Report
 from rnnshape.spec import RNNSpec
 
 
-def inspect(spec: RNNSpec | None = None, *, run: bool = True, max_memory: int | None = None, **fields: object) -> Report:
-    """Build the layer that `spec` describes, run its dummy input, compare with the formulas.
+def inspect(spec: Any = None, *args: Any, run: bool = True, max_memory: int | None = None, **fields: Any) -> Report:
+    """Run the layer, compare every shape, parameter and count with the formulas.
 
+    `spec` is an RNNSpec, or a live nn.RNN/nn.LSTM/nn.GRU/nn.RNNCell/nn.LSTMCell/
+    nn.GRUCell (or a subclass): then its own config, weights, dtype and device
+    are used, and `args` are optional real inputs exactly as its forward takes
+    them (input, or input and hx; a PackedSequence; unbatched). Without them the
+    dummy input runs; `fields` may then set its seq_len, batch_size, unbatched,
+    lengths, enforce_sorted and seed. The module is left as it was found.
     `inspect(mode="lstm", hidden_size=8)` is shorthand for `inspect(RNNSpec(mode="lstm", hidden_size=8))`.
     `run=False` answers from the formulas alone, without importing torch (nothing observed).
     `max_memory` (bytes) refuses a run estimated to need more, as the free memory does.
-    Raises SpecError for an invalid spec, EnvironmentProblem when this machine cannot run it.
+    Raises SpecError for an invalid spec, EnvironmentProblem when this machine cannot run it,
+    TypeError for anything else passed as `spec`; torch's own exception, with an
+    explanation attached as a note, when a live module refuses `args`.
     """
+    if spec is not None and not isinstance(spec, RNNSpec):
+        from rnnshape.model.live import inspect_module
+
+        return inspect_module(spec, args, run=run, max_memory=max_memory, **fields)
+    if args:
+        raise TypeError("real inputs go with a live module, inspect(module, input, hx); an RNNSpec runs its own dummy input")
     if spec is None:
-        spec = RNNSpec(**fields)  # type: ignore[arg-type]
+        spec = RNNSpec(**fields)
     elif fields:
         raise TypeError("pass either an RNNSpec or its fields as keywords, not both")
     return Report(spec, observe(spec, max_memory=max_memory) if run else unobserved(spec))

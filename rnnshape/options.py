@@ -103,8 +103,8 @@ def _with_signature(command: Callable[..., Any], func: Callable[..., Any], param
     return command
 
 
-def spec_command(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Give a command every RNNSpec flag; it is called with the validated `spec`."""
+def _fields_command(func: Callable[..., Any], names: tuple[str, ...]) -> Callable[..., Any]:
+    """Give a command the RNNSpec flags `names`; it is called with the validated `spec` they make."""
     spec_params = [
         pyinspect.Parameter(
             name,
@@ -112,15 +112,34 @@ def spec_command(func: Callable[..., Any]) -> Callable[..., Any]:
             annotation=Annotated[Optional[kind] if name in _UNSET else kind, option],
             default=_default(name, kind),
         )
-        for name, kind, option in _SPEC_OPTIONS
+        for name, kind, option in _SPEC_OPTIONS if name in names
     ]
 
     @_exit_codes
     def command(**kwargs: Any) -> Any:
-        flags = {name: kwargs.pop(name) for name, _, _ in _SPEC_OPTIONS}
+        flags = {name: kwargs.pop(name) for name in names}
         return func(spec=from_flags(flags), **kwargs)
 
     return _with_signature(command, func, spec_params, injected="spec")
+
+
+def spec_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command every RNNSpec flag; it is called with the validated `spec`."""
+    return _fields_command(func, tuple(name for name, _, _ in _SPEC_OPTIONS))
+
+
+# check: the layer's flags only; the input's real shape decides L, N and unbatched, and its
+# lengths are what the user has (torch, not rnnshape, decides whether it takes them).
+_GIVEN_BY_INPUT = ("seq_len", "batch_size", "unbatched", "lengths", "enforce_sorted")
+
+
+def layer_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the layer's RNNSpec flags and the run's device, dtype and seed; it is called with `spec`."""
+    return _fields_command(func, tuple(name for name, _, _ in _SPEC_OPTIONS if name not in _GIVEN_BY_INPUT))
+
+
+def _spec_option(name: str) -> Any:
+    return next(option for field, _, option in _SPEC_OPTIONS if field == name)
 
 
 def plain_command(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -131,7 +150,7 @@ def plain_command(func: Callable[..., Any]) -> Callable[..., Any]:
 SchemaKindArgument = Annotated[
     Optional[str],
     typer.Argument(metavar="KIND", show_default=False,
-                   help="inspect, verify, sweep (one row) or checkpoint; all four when left out."),
+                   help="inspect, verify, sweep (one row), checkpoint, summary or check; all of them when left out."),
 ]
 
 
@@ -295,3 +314,65 @@ SweepFormatOption = Annotated[
     str,
     typer.Option("--format", "-f", help="Output format.", metavar="[" + "|".join(SWEEP_FORMATS) + "]", rich_help_panel=_OUTPUT),
 ]
+
+
+# --- check and summary: what the user really has ---------------------------------------
+_GIVEN = "What you have"
+
+InputShapeOption = Annotated[
+    str,
+    typer.Option("--input-shape", metavar="SHAPE", rich_help_panel=_GIVEN, show_default=False,
+                 help="The input's shape, e.g. 8,8,256 (seq-first (L, N, H_in) unless --batch-first)."),
+]
+H0ShapeOption = Annotated[
+    Optional[str],
+    typer.Option("--h0-shape", metavar="SHAPE", rich_help_panel=_GIVEN, help="h_0's shape [default: not given: torch uses zeros]."),
+]
+C0ShapeOption = Annotated[
+    Optional[str],
+    typer.Option("--c0-shape", metavar="SHAPE", rich_help_panel=_GIVEN, help="c_0's shape (lstm; with --h0-shape)."),
+]
+InputDtypeOption = Annotated[
+    Optional[str],
+    typer.Option("--input-dtype", metavar="DTYPE", rich_help_panel=_GIVEN,
+                 help="The input's dtype, e.g. int64 for token ids [default: --dtype]."),
+]
+CheckLengthsOption = Annotated[
+    Optional[str],
+    typer.Option("--lengths", metavar="INT,INT,...", rich_help_panel=_GIVEN,
+                 help="Pack the input with pack_padded_sequence and these lengths, as given (torch decides)."),
+]
+CheckEnforceSortedOption = Annotated[
+    bool,
+    typer.Option("--enforce-sorted/--no-enforce-sorted", rich_help_panel=_GIVEN, help="pack_padded_sequence's enforce_sorted."),
+]
+InputShapesOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--input-shape", metavar="SHAPE", rich_help_panel=_GIVEN, show_default=False,
+                 help="One per positional input of the model's forward, in order, e.g. --input-shape 32,20."),
+]
+InputDtypesOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--input-dtype", metavar="DTYPE", rich_help_panel=_GIVEN, show_default=False,
+                 help="Once for all inputs, or once per input: float32 (default), float64, int64 (token ids), ..."),
+]
+InputHighOption = Annotated[
+    Optional[str],
+    typer.Option("--input-high", metavar="N", rich_help_panel=_GIVEN,
+                 help="Integer inputs are drawn in [0, N) [default: the smallest num_embeddings of the model's nn.Embedding]."),
+]
+InputSeedOption = Annotated[
+    str,
+    typer.Option("--seed", metavar="INT", rich_help_panel=_GIVEN, help="Seeds the inputs drawn."),
+]
+TargetArgument = Annotated[
+    str,
+    typer.Argument(metavar="TARGET", show_default=False,
+                   help="path/to/file.py:factory or package.module:factory: a callable returning the model, or the model itself."),
+]
+
+
+def optional_shape(field: str, text: Optional[str]) -> Optional[tuple[int, ...]]:
+    from rnnshape.model.check import parse_shape
+
+    return None if text is None else parse_shape(field, text)

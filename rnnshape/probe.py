@@ -46,7 +46,8 @@ class Observation:
     ran: bool = True  # False: nothing was run (--no-run); every field above is the formulas' word
     # Packed input: lengths, batch_sizes, sorted_indices as the PackedSequence holds them.
     packing: dict[str, Any] | None = None
-    # Tensors (or packing entries) torch could not produce here, and why (meta has no values to pad).
+    # Tensors (or packing entries) torch could not produce here, and why (meta has no values to
+    # pad), or that a live call did not give (h_0 left out: NOT_GIVEN).
     unavailable: dict[str, str] = field(default_factory=dict)
     # Where the weights came from: None when drawn from the seeded init, else the checkpoint
     # file. Trained weights may leave the init bound, so that is then a fact, not a check.
@@ -103,7 +104,8 @@ class Run:
 
     @property
     def h_0(self) -> Any:
-        return self.tensors["h_0"]
+        """None where a live call gave no h_0 (torch then starts from zeros)."""
+        return self.tensors.get("h_0")
 
     @property
     def c_0(self) -> Any:
@@ -124,7 +126,9 @@ class Run:
 
     @property
     def state_0(self) -> Any:
-        """h_0, or (h_0, c_0): what the module takes beside its input."""
+        """h_0, or (h_0, c_0): what the module takes beside its input (None: zeros)."""
+        if self.h_0 is None:
+            return None
         return (self.h_0, self.c_0) if self.spec.lstm else self.h_0
 
     @property
@@ -132,11 +136,19 @@ class Run:
         return self.input if self.packed_input is None else self.packed_input
 
 
-def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any] | None = None) -> Run:
-    """Build the module on spec.device in spec.dtype, seeded, in eval mode, and run the dummy input once.
+def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any] | None = None,
+        module: Any = None, inputs: dict[str, Any] | None = None) -> Run:
+    """Run the layer `spec` describes once, in eval mode and without grad, and record what it returned.
 
-    `weights` (a state_dict, e.g. from a checkpoint) replaces the drawn init; it is
-    loaded with strict=True, so every key and shape must be the module's own.
+    By default the module is built on spec.device in spec.dtype, seeded, and fed
+    the seeded dummy input. `weights` (a state_dict, e.g. from a checkpoint)
+    replaces the drawn init; it is loaded with strict=True, so every key and
+    shape must be the module's own. `module` is a live module to run instead
+    (its own weights; nothing is drawn), left as it was found: its training flag
+    is put back, and the caller's random state too. `inputs` are real tensors
+    to feed it instead of the dummy ones, named as theory.tensors names them
+    (input, h_0, c_0; packed_input for a PackedSequence): an exception torch
+    raises on them is the caller's input, and propagates unchanged.
     Refuses (EnvironmentProblem) a run that would need more than the device has
     free or than `max_memory` bytes, before allocating anything.
     """
@@ -150,7 +162,6 @@ def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any]
     if device.type == "cuda":
         refuse_if_too_big(needed, device=spec.device, available=_cuda_free_bytes(torch, device), max_memory=max_memory)
     dtype = getattr(torch, spec.dtype)
-    module_cls = getattr(torch.nn, spec.module_name)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -158,43 +169,88 @@ def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any]
             # fork_rng: seeding must not disturb the caller's own random state.
             rng_devices = [device.index or 0] if device.type == "cuda" else []
             with torch.random.fork_rng(devices=rng_devices), torch.no_grad():
-                if device.type in ("cpu", "meta"):
-                    # The CPU generator is the one that draws here; torch.manual_seed would
-                    # also format stack traces for CUDA/XPU/MTIA's lazy seeding, about 1 ms
-                    # a call: a second of a 1000-row sweep.
-                    torch.random.default_generator.manual_seed(spec.seed)
-                else:
-                    torch.manual_seed(spec.seed)
-                module = module_cls(**constructor_kwargs(spec), device=device, dtype=dtype)
-                if weights is not None:
-                    load_weights(module, weights)
-                # eval(): dropout acts only in training, and a deterministic run keeps
-                # the output/h_n relations exact.
-                module.eval()
-                named = _dummy_inputs(torch, spec, device, dtype)
-                ran = Run(torch, spec, device, module, named, [])
-                if spec.packed:
-                    ran.packed_input = _pack(torch, spec, named["input"])
-                    named["packed_input"] = ran.packed_input.data
-                result = _forward(torch, spec, module, ran.module_input, ran.state_0, device)
+                if module is None:
+                    module = _build(torch, spec, device, dtype, weights)
+                with in_eval_mode(module):
+                    # eval(): dropout acts only in training, and a deterministic run keeps
+                    # the output/h_n relations exact.
+                    named = dict(inputs) if inputs is not None else _dummy_inputs(torch, spec, device, dtype)
+                    ran = prepared(torch, spec, device, module, named)
+                    result = _forward(torch, spec, module, ran.module_input, ran.state_0, device)
         except RuntimeError as exc:
+            if inputs is not None and not _out_of_memory(torch, exc):
+                raise  # the caller's tensors: theirs to explain (rnnshape.model.diagnose)
             raise environment_problem(torch, spec, exc) from None
+    record(ran, result)
+    ran.warnings = list(caught)
+    return ran
 
-    # A cell returns only its next state, named h_1 (c_1); a layer returns (output, h_n (c_n)).
+
+def build(spec: RNNSpec) -> Any:
+    """The module spec describes, on its device, seeded as run() seeds it; the caller's random state kept."""
+    _check_size(spec)
+    torch = import_torch()
+    device = _check_device(torch, spec.device)
+    rng_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=rng_devices), torch.no_grad():
+        return _build(torch, spec, device, getattr(torch, spec.dtype), None)
+
+
+def _build(torch: Any, spec: RNNSpec, device: Any, dtype: Any, weights: dict[str, Any] | None) -> Any:
+    if device.type in ("cpu", "meta"):
+        # The CPU generator is the one that draws here; torch.manual_seed would
+        # also format stack traces for CUDA/XPU/MTIA's lazy seeding, about 1 ms
+        # a call: a second of a 1000-row sweep.
+        torch.random.default_generator.manual_seed(spec.seed)
+    else:
+        torch.manual_seed(spec.seed)
+    module = getattr(torch.nn, spec.module_name)(**constructor_kwargs(spec), device=device, dtype=dtype)
+    if weights is not None:
+        load_weights(module, weights)
+    return module
+
+
+def prepared(torch: Any, spec: RNNSpec, device: Any, module: Any, named: dict[str, Any]) -> Run:
+    """A Run about to be fed `named` (input, h_0, c_0; packed_input a PackedSequence, else packed here from lengths)."""
+    packed = named.pop("packed_input", None)
+    if packed is None and spec.packed:
+        packed = _pack(torch, spec, named["input"])
+    if packed is not None:
+        named["packed_input"] = packed.data
+    return Run(torch, spec, device, module, named, [], packed_input=packed)
+
+
+@contextlib.contextmanager
+def in_eval_mode(module: Any) -> Iterator[None]:
+    """The module in eval mode for the run, then in the mode it was in (a live module is the caller's)."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def record(ran: Run, result: Any) -> None:
+    """Name what the module returned, as theory.tensors names it, into ran.tensors.
+
+    A cell returns only its next state, named h_1 (c_1); a layer returns
+    (output, h_n (c_n)), its output a PackedSequence for packed input, which is
+    padded here as the user would pad it.
+    """
+    spec, named, torch = ran.spec, ran.tensors, ran.torch
     if spec.is_cell:
         names, state_n = ("h_1", "c_1"), result
     else:
         names, (output, state_n) = ("h_n", "c_n"), result
-        if spec.packed:
+        if ran.packed_input is not None:
             ran.packed_output = output
             named["packed_output"] = output.data
-            if device.type != "meta":  # padding copies values, and meta tensors have none
+            if output.data.device.type != "meta":  # padding copies values, and meta tensors have none
                 named["padded_output"] = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=spec.batch_first)[0]
         else:
             named["output"] = output
     named.update(zip(names, state_n if spec.lstm else (state_n,)))
-    ran.warnings = list(caught)
-    return ran
 
 
 def load_weights(module: Any, weights: dict[str, Any]) -> None:
@@ -223,13 +279,29 @@ def observe(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, 
     With `weights` (from the checkpoint `weights_from`), the statistics are the
     saved values' own, in the file's dtype, whatever dtype and device the run used.
     """
-    ran = run(spec, max_memory=max_memory, weights=weights)
+    return observation_of(run(spec, max_memory=max_memory, weights=weights), weights=weights, weights_from=weights_from)
+
+
+# The states a call may leave out: torch then starts from zeros.
+_OPTIONAL_INPUTS = ("h_0", "c_0")
+NOT_GIVEN = "not given: torch started from zeros"
+
+
+def observation_of(ran: Run, *, weights: dict[str, Any] | None = None, weights_from: str | None = None) -> Observation:
+    """What one run produced: shapes, parameter statistics, the output/h_n relations on its real tensors.
+
+    `weights` are the values to describe (a checkpoint's, or a live module's own,
+    `weights_from` saying which); without them the parameters are the seeded draw,
+    checked against the init bound.
+    """
+    spec = ran.spec
     has_values = ran.device.type != "meta"
     if has_values:
         relations = _check_relations(ran.torch, spec, ran.output, ran.h_n)
     else:
         relations = {rel.name: None for rel in theory.relations(spec)}
-    unavailable = {}
+    optional = _OPTIONAL_INPUTS if spec.lstm else _OPTIONAL_INPUTS[:1]
+    unavailable = {name: NOT_GIVEN for name in optional if name not in ran.tensors}
     if spec.packed and not has_values:
         unavailable["padded_output"] = "pad_packed_sequence copies values, and meta tensors have none"
     return Observation(
@@ -402,6 +474,8 @@ def _observe_parameter(torch: Any, name: str, p: Any, spec: RNNSpec, has_values:
 
 def saved_statistics(torch: Any, name: str, saved: Any, spec: RNNSpec) -> ObservedParameter:
     """min, max, mean, std of a saved tensor, in float64 over its finite values; within the init bound in its own dtype."""
+    if saved.device.type == "meta":  # a live module on meta: shapes, no values
+        return ObservedParameter(name, tuple(saved.shape), None, None, None)
     values = saved.detach().to(device="cpu", dtype=torch.float64).flatten()
     finite = values[torch.isfinite(values)]
     shape, non_finite = tuple(saved.shape), int(values.numel() - finite.numel())
@@ -479,9 +553,13 @@ def _cuda_free_bytes(torch: Any, device: Any) -> int:
     return int(free)
 
 
+def _out_of_memory(torch: Any, exc: BaseException) -> bool:
+    return isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or "can't allocate memory" in str(exc)
+
+
 def environment_problem(torch: Any, spec: RNNSpec, exc: RuntimeError) -> EnvironmentProblem:
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or "can't allocate memory" in first_line:
+    if _out_of_memory(torch, exc):
         needed = theory.run_bytes(spec)
         return EnvironmentProblem(f"--device {spec.device}: out of memory; this run needs about {format_bytes(needed)} ({needed} bytes): {first_line}")
     return EnvironmentProblem(f"torch {torch.__version__} cannot run {spec.module_name} in {spec.dtype} on {spec.device}: {first_line}")

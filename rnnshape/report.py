@@ -17,6 +17,11 @@ from rnnshape.spec import RNNSpec
 from rnnshape.theory import shape_text
 
 SCHEMA_VERSION = 1
+# Weights whose values all lie within the init bound and spread as U(-b, b) does
+# (std b/sqrt(3)) look untrained. The std of n uniform draws varies by about
+# 0.45/sqrt(n) of itself: 15% is over 5 of those from 100 values up.
+_UNTRAINED_SPREAD = 0.15
+_MIN_VALUES_FOR_SPREAD = 100
 NOT_RUN_NOTE = "--no-run: predicted from the formulas alone; torch was not imported and nothing was observed or checked"
 
 
@@ -91,6 +96,53 @@ class Report:
     def exit_status(self) -> ExitStatus:
         return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
 
+    # --- given weights (a checkpoint's, a live module's): do they still look like the init? --
+    @property
+    def within_init_bound(self) -> bool | None:
+        seen = [p.within_bound for p in self.observation.parameters]
+        return None if not seen or None in seen else all(seen)
+
+    @property
+    def spread(self) -> tuple[float, float] | None:
+        """(std of every value of the layer, pooled; the init's std bound/sqrt(3)), or None if not read."""
+        params = [p for p in self.observation.parameters if p.mean is not None and p.std is not None]
+        if not params or not self.ran:
+            return None
+        counts = [math.prod(p.shape) - (p.non_finite or 0) for p in params]
+        n = sum(counts)
+        if n < 2:
+            return None
+        mean = sum(c * p.mean for c, p in zip(counts, params)) / n
+        # Pooled from each tensor's (unbiased) std and mean: the sum of squares about the overall mean.
+        squares = sum((c - 1) * p.std**2 + c * (p.mean - mean) ** 2 for c, p in zip(counts, params))
+        return math.sqrt(squares / (n - 1)), theory.init_bound(self.spec) / math.sqrt(3)
+
+    @property
+    def init_hint(self) -> str:
+        """Whether the values still look like PyTorch's init: a hint that the layer was never trained."""
+        if not self.ran:
+            return "values not read (--no-run)"
+        bound = theory.init_bound(self.spec)
+        params = self.observation.parameters
+        broken = [p.name for p in params if p.non_finite]
+        if broken:
+            return f"{len(broken)} of {len(params)} parameters hold NaN or inf values ({', '.join(broken)})"
+        if any(p.min is None and math.prod(p.shape) for p in params):
+            return f"no values to read on {self.observation.device}: the weights have shapes only"
+        outside = [p.name for p in params if p.within_bound is False]
+        if outside:
+            return (f"{len(outside)} of {len(params)} parameters have values beyond the init bound {bound:.4g}: "
+                    "trained (or initialised some other way)")
+        n = sum(math.prod(p.shape) for p in params)
+        if self.spread is None or n < _MIN_VALUES_FOR_SPREAD:
+            return f"every value lies within the init bound {bound:.4g}; {n} values are too few to tell an init by its spread"
+        spread, init_std = self.spread
+        if abs(spread / init_std - 1) <= _UNTRAINED_SPREAD:
+            return (f"looks untrained: every value lies within the init bound {bound:.4g}, spread as the init's "
+                    f"U(-b, b) is (std {spread:.4g}; b/sqrt(3) = {init_std:.4g})")
+        return (f"every value lies within the init bound {bound:.4g}, but spread unlike the init (std {spread:.4g}; "
+                f"b/sqrt(3) = {init_std:.4g}): trained a little, or initialised some other way")
+
     def predicted_parameter(self, name: str) -> theory.ParameterInfo | None:
         return next((p for p in self.parameters if p.name == name), None)
 
@@ -104,6 +156,8 @@ class Report:
             "observed": self.ran,
             "torch_version": obs.torch_version,
             "module": obs.module_repr if self.ran else None,
+            # null: the seeded init's draw; "module": a live module's own; else the checkpoint file read.
+            "weights_from": obs.weights_from,
             "tensors": {t.name: self._tensor_dict(t) for t in self.tensors},
             # Packed input only: what pack_padded_sequence made of the lengths (null otherwise).
             "packing": obs.packing,
@@ -118,6 +172,8 @@ class Report:
             "count_formula": symbols,
             "count_formula_substituted": substituted,
             "parameter_bytes": self.parameter_bytes,
+            # Given weights only (weights_from not null): whether they still look like the init.
+            "init_hint": self.init_hint if obs.weights_from is not None else None,
             "cost": cost.cost_dict(self.spec),
             "checks": {
                 "passed": sum(c.ok is True for c in self.checks),
@@ -156,6 +212,10 @@ class Report:
             "observed_min": p.min,
             "observed_max": p.max,
             "within_bound": p.within_bound,
+            # Given weights only (null for the seeded draw): their mean, std and NaN/inf count.
+            "mean": p.mean,
+            "std": p.std,
+            "non_finite": p.non_finite,
             "gates": list(predicted.gates) if predicted else [],
             "bytes": math.prod(p.shape) * theory.DTYPE_BYTES[self.spec.dtype],
             **dict(zip(("macs", "adds"), cost.parameter_costs(self.spec, predicted) if predicted else (None, None))),

@@ -2,7 +2,9 @@
 
 One schema per kind of output: "inspect" (`inspect -f json`, `Report.to_dict()`),
 "verify" (`verify -f json`), "sweep" (one row: `sweep -f json` writes an array of
-them, `-f jsonl` one a line) and "checkpoint" (`checkpoint FILE -f json`).
+them, `-f jsonl` one a line), "checkpoint" (`checkpoint FILE -f json`), and the
+model room's two, "summary" (`summary TARGET -f json`, `Summary.to_dict()`) and
+"check" (`check -f json`), whose pieces rnnshape/model/schema.py writes.
 
 Written by hand, so that it says what the output promises rather than what one
 run happened to produce: every key an object always has is `required`, every
@@ -15,7 +17,7 @@ without updating this file fails there.
 Shared pieces (config, tensor, parameter, checks, ...) live under `$defs`, each
 its own resource with an `$id`, and are referred to by that `$id`: a reference
 then resolves the same in one kind's standalone document and in the document
-that holds all four. No torch and no rich here: the schema command answers in
+that holds them all. No torch and no rich here: the schema command answers in
 the time it takes to import Typer.
 """
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from rnnshape import cost
-from rnnshape.checkpoint_file import SAFETENSORS, TORCH_LEGACY, TORCH_ZIP
+from rnnshape.checkpoint_file import IN_MEMORY, SAFETENSORS, TORCH_LEGACY, TORCH_ZIP
 from rnnshape.errors import ArgumentProblem
 from rnnshape.spec import _DEVICE_RE, _MAX_SEED, CELL_MODES, DTYPES, GATES, MODES, NONLINEARITIES, UNKNOWN_FROM_KEYS, RNNSpec
 from rnnshape.sweep import COST_KEYS, SHAPES
@@ -34,7 +36,7 @@ from rnnshape.theory import DIRECTIONS
 # imported here: report.py imports probe; tests/test_schema.py compares the two).
 SCHEMA_VERSION = 1
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-KINDS = ("inspect", "verify", "sweep", "checkpoint")
+KINDS = ("inspect", "verify", "sweep", "checkpoint", "summary", "check")
 
 # Tensor names and their dimension names, as theory.tensors gives them.
 _LAYER_TENSORS = ("input", "h_0", "c_0", "output", "h_n", "c_n")
@@ -147,7 +149,7 @@ def _definitions() -> dict[str, dict[str, Any]]:
         "dims": {"type": "array", "items": {"type": "string", "enum": list(_DIMS)}, "description": "The name of each dimension, in PyTorch's symbols."},
         "predicted_shape": {**_ref("shape"), "description": "What the documented formulas predict."},
         "meaning": _text("What the tensor holds."),
-        "unavailable": _text("Why torch could not produce this tensor here (shape is then null)."),
+        "unavailable": _text("Why torch could not produce this tensor here, or that a real call did not give it (h_0 left out: torch started from zeros); shape is then null."),
     }, required=["shape", "dims", "predicted_shape", "meaning"])
     tensor["if"] = {"properties": {"shape": {"type": "null"}}}
     tensor["then"] = {"required": ["unavailable"]}
@@ -182,6 +184,9 @@ def _definitions() -> dict[str, dict[str, Any]]:
             "macs": {"type": ["integer", "null"], "minimum": 0, "description": "Multiply-accumulates it takes part in per forward; null for a name the formulas do not predict."},
             "adds": {"type": ["integer", "null"], "minimum": 0, "description": "Bias adds it takes part in per forward; null for a name the formulas do not predict."},
             "predicted_shape": _or_null(_ref("shape"), "The formulas' shape; null for a name the formulas do not predict."),
+            "mean": {"type": ["number", "null"], "description": "Mean of given values (a checkpoint's, a live module's; finite ones); null for the seeded draw, when not read (--no-run) or none is finite."},
+            "std": {"type": ["number", "null"], "minimum": 0, "description": "Their standard deviation (unbiased); null for the seeded draw, when not read, or fewer than 2 are finite."},
+            "non_finite": {"type": ["integer", "null"], "minimum": 0, "description": "How many given values are NaN or inf (left out of every statistic); null for the seeded draw or when not read."},
         },
     }
     parameter_fields["required"] = list(parameter_fields["properties"])
@@ -191,11 +196,8 @@ def _definitions() -> dict[str, dict[str, Any]]:
         "type": "object",
         "properties": {
             "key": _text("Its key in the file's state_dict (the layer's prefix, then name)."),
-            "mean": {"type": ["number", "null"], "description": "Mean of the saved values (finite ones); null when not read (--no-run) or none is finite."},
-            "std": {"type": ["number", "null"], "minimum": 0, "description": "Their standard deviation (unbiased); null when not read, or fewer than 2 are finite."},
-            "non_finite": {"type": ["integer", "null"], "minimum": 0, "description": "How many saved values are NaN or inf (left out of every statistic); null when not read."},
         },
-        "required": ["key", "mean", "std", "non_finite"],
+        "required": ["key"],
         "unevaluatedProperties": False,
     }
 
@@ -239,7 +241,8 @@ def _definitions() -> dict[str, dict[str, Any]]:
         "parameter_fields": _resource("parameter_fields", "parameter (shared fields)",
                                       "What inspect and checkpoint both say about one entry of named_parameters(); "
                                       "parameter and checkpoint_parameter close it.", parameter_fields),
-        "parameter": _resource("parameter", "parameter", "One entry of named_parameters(), drawn from the seeded init.",
+        "parameter": _resource("parameter", "parameter", "One entry of named_parameters(): drawn from the seeded init, "
+                               "or given (a live module's own weights, a checkpoint's).",
                                {"allOf": [_ref("parameter_fields")], "unevaluatedProperties": False}),
         "checkpoint_parameter": _resource("checkpoint_parameter", "checkpoint parameter",
                                           "One entry of named_parameters(), loaded from the file: inspect's fields, then "
@@ -279,7 +282,9 @@ def _definitions() -> dict[str, dict[str, Any]]:
                                             "problems": {**_texts("What is wrong with them."), "minItems": 1},
                                         })),
     }
-    return defs
+    from rnnshape.model import schema as model_schema
+
+    return {**defs, **model_schema.definitions()}
 
 
 def _config_as_given() -> dict[str, Any]:
@@ -335,12 +340,18 @@ def _checkpoint_layer() -> dict[str, Any]:
 
 
 def _kinds() -> dict[str, dict[str, Any]]:
+    from rnnshape.model import schema as model_schema
+
     inspect = _closed({
         "schema_version": _SCHEMA_VERSION,
         "config": _CONFIG,
         "observed": _flag("False with --no-run: every shape and count is the formulas', nothing was run or checked."),
         "torch_version": {"type": ["string", "null"], "description": "torch.__version__; null with --no-run."},
         "module": {"type": ["string", "null"], "description": "torch's repr of the module built; null with --no-run."},
+        "weights_from": {"type": ["string", "null"], "description": "null: the seeded init's draw; \"module\": a live "
+                         "module's own weights (inspect(module)); else the checkpoint file they were read from."},
+        "init_hint": {"type": ["string", "null"], "description": "Given weights only: whether they still look like "
+                      "PyTorch's init, in a sentence; null for the seeded draw."},
         **_REPORT_FIELDS,
         "parameters": _array_of("parameter", "Every entry of named_parameters(), in torch's order."),
         "parameter_bytes": _count("total_parameters times the dtype's bytes."),
@@ -409,7 +420,7 @@ def _kinds() -> dict[str, dict[str, Any]]:
     checkpoint = _closed({
         "schema_version": _SCHEMA_VERSION,
         "file": _text("The path as given."),
-        "format": {"type": "string", "enum": [TORCH_ZIP, TORCH_LEGACY, SAFETENSORS], "description": "What the file is, read from its first bytes."},
+        "format": {"type": "string", "enum": [TORCH_ZIP, TORCH_LEGACY, SAFETENSORS, IN_MEMORY], "description": "What the file is, read from its first bytes; \"in memory\" for a state_dict passed to checkpoint() (file is then \"<in memory>\")."},
         "observed": _flag("False with --no-run: keys and shapes only, no values read, nothing run."),
         "state_dicts": {"type": "array", "description": "Every mapping of names to tensors in the file.", "items": _closed({
             "path": _texts("Its place in the file: the keys leading to it ([] for the whole file)."),
@@ -432,6 +443,7 @@ def _kinds() -> dict[str, dict[str, Any]]:
                            "in every answer.", sweep),
         "checkpoint": _resource("checkpoint", "rnnshape checkpoint FILE -f json", "Every recurrent layer and cell a saved "
                                 "model holds, its config inferred from the keys and run on the saved weights.", checkpoint),
+        **model_schema.kinds(),
     }
 
 
@@ -471,19 +483,22 @@ def check_kind(kind: str) -> str:
 
 
 def schema(kind: str | None = None) -> dict[str, Any]:
-    """The JSON Schema of one kind of output, standalone; with None, one document holding all four under $defs."""
+    """The JSON Schema of one kind of output, standalone; with None, one document holding every kind under $defs."""
     defs = _definitions()
     kinds = _kinds()
     if kind is not None:
-        root = kinds[check_kind(kind)]
-        return {"$schema": DIALECT, **root, "$defs": {name: defs[name] for name in _needed(root, defs)}}
+        name = check_kind(kind)
+        root = kinds[name]
+        pool = {**defs, **{other: schema for other, schema in kinds.items() if other != name}}  # summary holds inspect reports
+        return {"$schema": DIALECT, **root, "$defs": {needed: pool[needed] for needed in _needed(root, pool)}}
     return {
         "$schema": DIALECT,
         "$id": _id("all"),
         "title": "rnnshape JSON output",
         "description": "The JSON Schema of every JSON rnnshape writes, one definition per kind: "
-                       f"{', '.join(f'$defs/{k}' for k in KINDS)}. `inspect -f json`, `verify -f json` and "
-                       "`checkpoint FILE -f json` write one object; `sweep -f json` an array of sweep rows, "
+                       f"{', '.join(f'$defs/{k}' for k in KINDS)}. `inspect -f json`, `verify -f json`, "
+                       "`checkpoint FILE -f json`, `summary TARGET -f json` and `check -f json` write one object; "
+                       "`sweep -f json` an array of sweep rows, "
                        "`sweep -f jsonl` one row per line. The other definitions are the pieces they share.",
         "$defs": {**kinds, **defs},
     }

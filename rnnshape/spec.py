@@ -136,6 +136,17 @@ class RNNSpec:
     def module_name(self) -> str:
         return {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[self.base_mode] + ("Cell" if self.is_cell else "")
 
+    @classmethod
+    def from_module(cls, module: Any, **dummy_fields: Any) -> RNNSpec:
+        """The spec a live nn.RNN/nn.LSTM/nn.GRU (or cell) holds: every constructor argument, its device and dtype.
+
+        `dummy_fields` set the dummy run (seq_len, batch_size, unbatched, lengths,
+        enforce_sorted, seed). TypeError for anything but a recurrent module.
+        """
+        from rnnshape.model.module import spec_of
+
+        return spec_of(module, **dummy_fields)
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["lengths"] = None if self.lengths is None else list(self.lengths)

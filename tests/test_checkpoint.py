@@ -1,4 +1,4 @@
-"""rnnshape.checkpoint against checkpoints built here, saved the ways people save them.
+"""rnnshape.checkpoint_report against checkpoints built here, saved the ways people save them.
 
 Every expected value comes from torch's own modules and tensors (their
 attributes, numel, min/max/mean/std), never from rnnshape's output.
@@ -24,7 +24,7 @@ with warnings.catch_warnings():
 from hypothesis import HealthCheck, given, settings
 
 from rnnshape import RNNSpec, probe
-from rnnshape.checkpoint import checkpoint
+from rnnshape.checkpoint_report import checkpoint
 from rnnshape.errors import FileProblem, SpecError
 from rnnshape.render import render
 from strategies import cell_specs

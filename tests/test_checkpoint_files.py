@@ -32,7 +32,7 @@ with warnings.catch_warnings():
 from safetensors.torch import save_file
 
 import rnnshape.checkpoint_file
-from rnnshape.checkpoint import checkpoint
+from rnnshape.checkpoint_report import checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -294,7 +294,7 @@ import json, sys
 sys.modules["numpy"] = None  # any import of numpy now fails
 import warnings
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
-from rnnshape.checkpoint import checkpoint
+from rnnshape.checkpoint_report import checkpoint
 report = checkpoint(sys.argv[1])
 means = {layer.name: {p.name: p.mean for p in layer.report.observation.parameters} for layer in report.layers}
 try:  # the control: safetensors' writer needs numpy, so it must fail here

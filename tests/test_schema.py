@@ -37,7 +37,7 @@ from rnnshape import RNNSpec
 from rnnshape.cli import app
 from rnnshape.report import SCHEMA_VERSION
 from rnnshape.schema import KINDS
-from rnnshape.verify import TENSORS
+from rnnshape.verification import TENSORS
 from strategies import cell_specs, packed_specs
 from test_state_dict import Model
 from test_theory_vs_torch import configs, spec_from
@@ -166,7 +166,7 @@ def test_facts_copied_from_modules_that_import_torch_still_agree(printed):
 def test_a_bad_kind_is_one_error_line_and_exit_2():
     result = invoke("schema", "yaml")
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == "error: KIND must be one of inspect, verify, sweep, checkpoint (got 'yaml')\n"
+    assert result.stderr == "error: KIND must be one of inspect, verify, sweep, checkpoint, summary, check (got 'yaml')\n"
     assert invoke("schema", " Inspect ").exit_code == 0  # spelled as --format is: case and spaces do not matter
 
 
@@ -370,7 +370,7 @@ BROKEN = {
     "a required tensor removed": _remove(["tensors", "output"]),
     "extra top-level key": _set(["extra"], 1),
     "extra config key": _set(["config", "hidden"], 20),
-    "extra parameter key": _set(["parameters", 0, "mean"], 0.0),
+    "extra parameter key": _set(["parameters", 0, "key"], "lstm.weight_ih_l0"),  # a checkpoint parameter's, not inspect's
     "extra tensor": _set(["tensors", "h_1"], {"shape": [1], "dims": ["H"], "predicted_shape": [1], "meaning": "x"}),
     "shape as a string": _set(["tensors", "input", "shape"], "5x3x10"),
     "count as a string": _set(["total_parameters"], "4400"),

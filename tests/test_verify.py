@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from strategies import cell_specs, layer_specs, packed_specs
 from rnnshape import RNNSpec, probe, reference
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
-from rnnshape.verify import DEFAULT_TOLERANCES, Divergence, verify
+from rnnshape.verification import DEFAULT_TOLERANCES, Divergence, verify
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
@@ -350,9 +350,9 @@ def test_empty_batch_has_nothing_to_differ(mode):
 
 
 def test_too_little_memory_is_an_environment_problem(monkeypatch):
-    import rnnshape.verify
+    import rnnshape.verification
 
-    monkeypatch.setattr(rnnshape.verify, "available_bytes", lambda: 10_000)
+    monkeypatch.setattr(rnnshape.verification, "available_bytes", lambda: 10_000)
     with pytest.raises(EnvironmentProblem, match=r"--device cpu: verify .*needs about .* but 9.8 KiB is available"):
         verify(RNNSpec())
 
@@ -382,7 +382,7 @@ def test_verify_leaves_the_callers_random_state_alone():
 
 
 def test_importing_reference_and_verify_does_not_import_torch():
-    code = "import sys, rnnshape.reference, rnnshape.verify; print('torch' in sys.modules)"
+    code = "import sys, rnnshape.reference, rnnshape.verification; print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"

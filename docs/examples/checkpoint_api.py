@@ -7,7 +7,7 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # a CPU
 import torch
 from torch import nn
 
-from rnnshape.checkpoint import checkpoint
+from rnnshape.checkpoint_report import checkpoint
 
 torch.manual_seed(0)
 model = nn.ModuleDict({"encoder": nn.LSTM(8, 16, num_layers=2, bidirectional=True), "head": nn.Linear(32, 4)})

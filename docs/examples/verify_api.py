@@ -1,7 +1,7 @@
 """verify from Python: the equations, looped by hand in float64, against torch."""
 
 from rnnshape import RNNSpec
-from rnnshape.verify import verify
+from rnnshape.verification import verify
 
 report = verify(RNNSpec(mode="gru", num_layers=2, bidirectional=True))
 print(f"atol={report.atol:g} rtol={report.rtol:g} for {report.dtype}")

@@ -1,8 +1,8 @@
 """One function per output format, report -> str, dispatched in one place.
 
 Every report kind (inspect's Report, verify's VerifyReport, checkpoint's
-CheckpointReport) offers to_dict(); the table and markdown formats draw the titled
-sections each kind lays out.
+CheckpointReport, summary's Summary, check's CheckReport) offers to_dict(); the
+table and markdown formats draw the titled sections each kind lays out.
 """
 
 from __future__ import annotations
@@ -23,17 +23,22 @@ def check_format(name: str, allowed: tuple[str, ...] = FORMATS) -> str:
     return fmt
 
 
-def sections_of(report: Any) -> list:
-    from rnnshape.checkpoint import CheckpointReport
-    from rnnshape.report import Report
+# Each kind of report -> (module, function) that lays it out as sections: one entry per kind,
+# loaded only when that kind is rendered.
+_SECTIONS = {
+    "Report": ("rnnshape.render.sections", "sections"),
+    "VerifyReport": ("rnnshape.render.verify_sections", "sections"),
+    "CheckpointReport": ("rnnshape.render.checkpoint_sections", "sections"),
+    "Summary": ("rnnshape.render.model_sections", "summary_sections"),
+    "CheckReport": ("rnnshape.render.model_sections", "check_sections"),
+}
 
-    if isinstance(report, Report):
-        from rnnshape.render.sections import sections
-    elif isinstance(report, CheckpointReport):
-        from rnnshape.render.checkpoint_sections import sections
-    else:
-        from rnnshape.render.verify_sections import sections
-    return sections(report)
+
+def sections_of(report: Any) -> list:
+    from importlib import import_module
+
+    module, function = _SECTIONS[type(report).__name__]
+    return getattr(import_module(module), function)(report)
 
 
 def render(report: Any, fmt: str, *, width: int = 100, color: bool = False) -> str:

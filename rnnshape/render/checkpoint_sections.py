@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 
 from rnnshape import theory
-from rnnshape.checkpoint import CheckpointReport, LayerReport, shown
-from rnnshape.render.sections import FAILED, Section, mark, notes_section, shape_sections, totals_section
+from rnnshape.checkpoint_report import CheckpointReport, LayerReport, shown
+from rnnshape.render.sections import FAILED, Section, given_parameters_section, notes_section, shape_sections, totals_section
 
 # The config fields the keys tell, in RNNSpec's order, then those they cannot.
 _READ = ("mode", "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "proj_size")
@@ -44,7 +44,7 @@ def layer_sections(layer: LayerReport) -> list[Section]:
     return [
         config_section(layer),
         *shape_sections(layer.report),
-        saved_parameters_section(layer),
+        given_parameters_section(layer.report, f"parameters of {shown(layer.name)} as saved"),
         totals_section(layer.report),
         notes_section(layer.report),
     ]
@@ -66,34 +66,12 @@ def config_section(layer: LayerReport) -> Section:
     return Section(title, ["config", "value", "read from"], rows, code={1})
 
 
-def saved_parameters_section(layer: LayerReport) -> Section:
-    report = layer.report
-    rows = []
-    for p in report.observation.parameters:
-        predicted = report.predicted_parameter(p.name)
-        where = "cell" if report.spec.is_cell else (f"{predicted.layer} {predicted.direction}" if predicted else "?")
-        stats = [_number(p.min), _number(p.max), _number(p.mean), _number(p.std)]
-        within = mark(p.within_bound) if layer.values_read else "—"
-        if p.non_finite:
-            within = f"{FAILED} {p.non_finite} NaN/inf"
-        rows.append([p.name, where, theory.shape_text(p.shape), str(math.prod(p.shape)), *stats, within])
-    bound = theory.init_bound(report.spec)
-    title = (f"parameters of {shown(layer.name)} as saved; PyTorch's init draws U(-{bound:.4f}, {bound:.4f}), "
-             f"1/sqrt(hidden_size) = 1/sqrt({report.spec.hidden_size})")
-    columns = ["parameter", "layer dir", "shape", "numel", "min", "max", "mean", "std", "in bound"]
-    return Section(title, columns, rows, numeric={3, 4, 5, 6, 7}, code={0, 2}, lines=[layer.init_hint], keep_whole={2, 3, 4, 5, 6, 7})
-
-
 def inconsistent_section(report: CheckpointReport) -> Section:
     rows = [[shown(group.name), problem] for group in report.inconsistent for problem in group.found.problems]
     lines = [f"{shown(group.name)} keys: {', '.join(group.found.keys)}" for group in report.inconsistent]
     return Section(f"{FAILED} keys that look recurrent but give no valid layer", ["layer", "problem"], rows, lines=lines)
 
 
-
-
-def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
 
 
 def _tensors(count: int) -> str:

@@ -1,9 +1,10 @@
-"""The spreadsheet format: the parameter table, one row per named parameter, with a header."""
+"""The spreadsheet format: each report's main table, one row per record, with a header."""
 
 from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from rnnshape.report import Report
 
@@ -19,13 +20,29 @@ COLUMNS = [
 CHECKPOINT_COLUMNS = ["layer", "key", "mode", "shape", "numel", "init_bound", "min", "max", "mean", "std", "within_bound", "non_finite"]
 
 
-def render(report: Report) -> str:
-    from rnnshape.checkpoint import CheckpointReport
+# summary: one row per module, in tree order; check: one row per tensor given or produced.
+SUMMARY_COLUMNS = ["path", "type", "depth", "parameters", "calls", "outputs"]
+CHECK_COLUMNS = ["tensor", "given", "shape", "dtype", "device", "predicted_shape"]
 
-    if isinstance(report, CheckpointReport):
-        return _checkpoint(report.to_dict())
-    if not isinstance(report, Report):  # verify: one row per (tensor, layer, direction)
-        return _rows(report.to_dict()["comparisons"])
+
+def render(report: Any) -> str:
+    """One table per kind: inspect's parameters; verify's comparisons; checkpoint's saved parameters;
+    summary's modules; check's tensors."""
+    kind = type(report).__name__
+    if kind == "Report":
+        return _parameters(report)
+    data = report.to_dict()
+    records = {
+        "VerifyReport": lambda: data["comparisons"],
+        "CheckpointReport": lambda: _checkpoint_records(data),
+        "Summary": lambda: [_module_record(row) for row in data["modules"]],
+        "CheckReport": lambda: _check_records(data),
+    }[kind]()
+    columns = {"CheckpointReport": CHECKPOINT_COLUMNS, "Summary": SUMMARY_COLUMNS, "CheckReport": CHECK_COLUMNS}.get(kind)
+    return _rows(records, columns)
+
+
+def _parameters(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -42,18 +59,39 @@ def render(report: Report) -> str:
     return buffer.getvalue()
 
 
-def _checkpoint(data: dict) -> str:
-    records = [
+def _module_record(row: dict) -> dict:
+    outputs = "; ".join(o["text"] + (f" x{o['calls']}" if o["calls"] > 1 else "") for o in row["outputs"])
+    return {**{k: row[k] for k in SUMMARY_COLUMNS[:-1]}, "outputs": outputs}
+
+
+def _check_records(data: dict) -> list[dict]:
+    """What was given, then (where torch took it) what it produced, each with the formulas' shape."""
+    records = [{"tensor": name, "given": True, "shape": _shape(facts["shape"]), "dtype": facts["dtype"] if "dtype" in facts else None,
+                "device": facts.get("device"), "predicted_shape": None}
+               for name, facts in data["given"].items() if facts is not None and "shape" in facts]
+    report = data["report"]
+    if report is not None:
+        predicted = {name: t["predicted_shape"] for name, t in report["tensors"].items()}
+        for record in records:
+            record["predicted_shape"] = _shape(predicted.get(record["tensor"]))
+        given = {r["tensor"] for r in records}
+        records += [{"tensor": name, "given": False, "shape": _shape(t["shape"]), "dtype": report["config"]["dtype"],
+                     "device": report["config"]["device"], "predicted_shape": _shape(t["predicted_shape"])}
+                    for name, t in report["tensors"].items() if name not in given and t["shape"] is not None]
+    return records
+
+
+def _shape(shape: list[int] | None) -> str | None:
+    return None if shape is None else "x".join(map(str, shape))
+
+
+def _checkpoint_records(data: dict) -> list[dict]:
+    return [
         {"layer": layer["name"], "key": p["key"], "mode": layer["config"]["mode"], "shape": "x".join(map(str, p["shape"])),
          "numel": p["numel"], "init_bound": p["init_bound"], "min": p["observed_min"], "max": p["observed_max"],
          "mean": p["mean"], "std": p["std"], "within_bound": p["within_bound"], "non_finite": p["non_finite"]}
         for layer in data["layers"] for p in layer["parameters"]
     ]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CHECKPOINT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: v if isinstance(v, str) else _cell(v) for k, v in r.items()} for r in records)
-    return buffer.getvalue()
 
 
 def _cell(value: object) -> str:
@@ -64,9 +102,10 @@ def _cell(value: object) -> str:
     return repr(value)  # a float's every digit; an int as itself
 
 
-def _rows(records: list[dict]) -> str:
+def _rows(records: list[dict], columns: list[str] | None = None) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(records[0]) if records else [], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns or (list(records[0]) if records else []), lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: _cell(v) if not isinstance(v, (str, int)) or isinstance(v, bool) else v for k, v in r.items()} for r in records)
+    writer.writerows({k: v if isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) else _cell(v) for k, v in r.items()}
+                     for r in records)
     return buffer.getvalue()

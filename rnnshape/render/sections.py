@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from rnnshape import cost, theory
 from rnnshape.memory import format_bytes
+from rnnshape.probe import NOT_GIVEN
 from rnnshape.report import Report, shape_text
 
 HELD, FAILED, SKIPPED = "✓", "✗", "—"
@@ -93,7 +94,9 @@ def tensors_section(report: Report) -> Section:
         if not report.ran:
             check = f"{SKIPPED} not run"
         shown = shape_text(seen)
-        if t.name in unavailable:
+        if unavailable.get(t.name) == NOT_GIVEN:  # a real call that left h_0 out
+            shown, check = "not given", f"{SKIPPED} torch started from zeros {shape_text(t.shape)}"
+        elif t.name in unavailable:
             shown, check = "unavailable", f"{SKIPPED} predicted {shape_text(t.shape)}"
         rows.append([t.name, shown, "(" + ", ".join(t.dims) + ")", t.meaning, check])
     return Section("tensors", ["tensor", "shape", "dims", "meaning", "predicted"], rows, code={0, 1, 2})
@@ -138,6 +141,9 @@ def relations_section(report: Report) -> Section:
 
 
 def parameters_section(report: Report) -> Section:
+    if report.observation.weights_from is not None:  # a live module's or a checkpoint's values: not a draw
+        whose = "the module's own" if report.observation.weights_from == "module" else "as saved"
+        return given_parameters_section(report, f"parameters, {whose}")
     H = report.spec.hidden_size
     rows = []
     for p in report.observation.parameters:
@@ -158,6 +164,24 @@ def parameters_section(report: Report) -> Section:
         title += f"; each gate is a block of {H} rows"
     columns = ["parameter", "layer dir", "shape", "numel", "gates", "min", "max", "in bound"]
     return Section(title, columns, rows, numeric={3, 5, 6}, code={0, 2})
+
+
+def given_parameters_section(report: Report, heading: str) -> Section:
+    """Weights that were given, not drawn: their statistics, and whether they still look like PyTorch's init."""
+    rows = []
+    for p in report.observation.parameters:
+        predicted = report.predicted_parameter(p.name)
+        where = "cell" if report.spec.is_cell else (f"{predicted.layer} {predicted.direction}" if predicted else "?")
+        stats = [_number(p.min), _number(p.max), _number(p.mean), _number(p.std)]
+        within = mark(p.within_bound) if report.ran else SKIPPED
+        if p.non_finite:
+            within = f"{FAILED} {p.non_finite} NaN/inf"
+        rows.append([p.name, where, shape_text(p.shape), str(math.prod(p.shape)), *stats, within])
+    bound = theory.init_bound(report.spec)
+    title = (f"{heading}; PyTorch's init draws U(-{bound:.4f}, {bound:.4f}), "
+             f"1/sqrt(hidden_size) = 1/sqrt({report.spec.hidden_size})")
+    columns = ["parameter", "layer dir", "shape", "numel", "min", "max", "mean", "std", "in bound"]
+    return Section(title, columns, rows, numeric={3, 4, 5, 6, 7}, code={0, 2}, lines=[report.init_hint], keep_whole={2, 3, 4, 5, 6, 7})
 
 
 def totals_section(report: Report) -> Section:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rnnshape.render.sections import FAILED, HELD, Section
 
 
-def sections(report) -> list[Section]:  # report: rnnshape.verify.VerifyReport
+def sections(report) -> list[Section]:  # report: rnnshape.verification.VerifyReport
     spec = report.spec
     where = "default for " + report.dtype if report.default_tolerance else "given"
     # A cell is one step: there is no loop over t to compare, only the step's equations.

@@ -11,6 +11,8 @@ tell (nonlinearity, batch_first, dropout) is assumed, and said so, unless given.
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,12 +23,6 @@ from rnnshape.probe import observe, unobserved
 from rnnshape.report import SCHEMA_VERSION, Report
 from rnnshape.spec import CHECKPOINT_FIELDS, DTYPES, UNKNOWN_FROM_KEYS, RNNSpec
 from rnnshape.state_dict import Found, find
-
-# A layer whose values all lie within the init bound and spread as U(-b, b) does
-# (std b/sqrt(3)) looks untrained. The std of n uniform draws varies by about
-# 0.45/sqrt(n) of itself: 15% is over 5 of those from 100 values up.
-_UNTRAINED_SPREAD = 0.15
-_MIN_VALUES_FOR_SPREAD = 100
 
 
 @dataclass
@@ -55,53 +51,21 @@ class LayerReport:
 
     @property
     def within_init_bound(self) -> bool | None:
-        seen = [p.within_bound for p in self.report.observation.parameters]
-        return None if not seen or None in seen else all(seen)
+        return self.report.within_init_bound
 
     @property
     def spread(self) -> tuple[float, float] | None:
-        """(std of every value of the layer, pooled; the init's std bound/sqrt(3)), or None if not read."""
-        params = [p for p in self.report.observation.parameters if p.mean is not None and p.std is not None]
-        if not params or not self.values_read:
-            return None
-        counts = [math.prod(p.shape) - (p.non_finite or 0) for p in params]
-        n = sum(counts)
-        if n < 2:
-            return None
-        mean = sum(c * p.mean for c, p in zip(counts, params)) / n
-        # Pooled from each tensor's (unbiased) std and mean: the sum of squares about the overall mean.
-        squares = sum((c - 1) * p.std**2 + c * (p.mean - mean) ** 2 for c, p in zip(counts, params))
-        return math.sqrt(squares / (n - 1)), theory.init_bound(self.report.spec) / math.sqrt(3)
+        return self.report.spread
 
     @property
     def init_hint(self) -> str:
-        """Whether the values still look like PyTorch's init: a hint that the layer was never trained."""
-        if not self.values_read:
-            return "values not read (--no-run)"
-        bound = theory.init_bound(self.report.spec)
-        params = self.report.observation.parameters
-        broken = [p.name for p in params if p.non_finite]
-        if broken:
-            return f"{len(broken)} of {len(params)} parameters hold NaN or inf values ({', '.join(broken)})"
-        outside = [p.name for p in params if p.within_bound is False]
-        if outside:
-            return (f"{len(outside)} of {len(params)} parameters have values beyond the init bound {bound:.4g}: "
-                    "trained (or initialised some other way)")
-        n = sum(math.prod(p.shape) for p in params)
-        if self.spread is None or n < _MIN_VALUES_FOR_SPREAD:
-            return f"every value lies within the init bound {bound:.4g}; {n} values are too few to tell an init by its spread"
-        spread, init_std = self.spread
-        if abs(spread / init_std - 1) <= _UNTRAINED_SPREAD:
-            return (f"looks untrained: every value lies within the init bound {bound:.4g}, spread as the init's "
-                    f"U(-b, b) is (std {spread:.4g}; b/sqrt(3) = {init_std:.4g})")
-        return (f"every value lies within the init bound {bound:.4g}, but spread unlike the init (std {spread:.4g}; "
-                f"b/sqrt(3) = {init_std:.4g}): trained a little, or initialised some other way")
+        return self.report.init_hint
 
     def to_dict(self) -> dict[str, Any]:
         whole = self.report.to_dict()
         parameters = []
         for p, entry in zip(self.report.observation.parameters, whole["parameters"]):
-            entry = {**entry, "key": self.found.prefix + p.name, "mean": p.mean, "std": p.std, "non_finite": p.non_finite}
+            entry = {**entry, "key": self.found.prefix + p.name}
             parameters.append(entry)
         spread = self.spread
         return {
@@ -190,23 +154,31 @@ def qualified_name(state_dict: StateDict, found: Found) -> str:
     return ".".join([*state_dict.path, found.name] if found.name else state_dict.path)
 
 
-def checkpoint(path: str, *, layer: str | None = None, run: bool = True, max_memory: int | None = None,
+def checkpoint(path: Any, *, layer: str | None = None, run: bool = True, max_memory: int | None = None,
                **overrides: Any) -> CheckpointReport:
     """Every recurrent layer and cell in the checkpoint at `path` (or the one named `layer`).
 
-    `overrides` are RNNSpec fields the keys cannot tell or the dummy run needs
-    (CHECKPOINT_FIELDS): nonlinearity, batch_first, dropout, seq_len, batch_size,
-    device, dtype, seed, ... `run=False` reads keys and shapes only (a
-    safetensors header, without torch) and runs nothing.
+    `path` is a file (str or os.PathLike), or a state_dict already in memory
+    (`checkpoint(model.state_dict())`, or a dict holding one, as a training
+    script saves it). `overrides` are RNNSpec fields the keys cannot tell or the
+    dummy run needs (CHECKPOINT_FIELDS): nonlinearity, batch_first, dropout,
+    seq_len, batch_size, device, dtype, seed, ... `run=False` reads keys and
+    shapes only (a safetensors header, without torch) and runs nothing.
     Raises FileProblem for a file that is no checkpoint, SpecError for a bad
-    override or an unknown layer, EnvironmentProblem where the machine cannot run it.
+    override or an unknown layer, EnvironmentProblem where the machine cannot
+    run it, TypeError for anything that is neither a path nor a mapping.
     """
     unknown = set(overrides) - set(CHECKPOINT_FIELDS)
     if unknown:
         raise TypeError(f"checkpoint() takes none of {sorted(unknown)}; it takes {', '.join(CHECKPOINT_FIELDS)}")
+    in_memory = isinstance(path, Mapping)
+    if not in_memory and not isinstance(path, (str, os.PathLike)):
+        hint = "; for a model, checkpoint(model.state_dict()) or summary(model, ...)" if hasattr(path, "state_dict") else ""
+        raise TypeError(f"checkpoint() takes a file path or a state_dict (a mapping of names to tensors), not {type(path).__name__}{hint}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     RNNSpec(**overrides)  # a bad value (--seq-len 0, --device gpu) is refused before the file is read, without torch
-    contents = checkpoint_file.read(path, values=run)
+    contents = checkpoint_file.from_object(path) if in_memory else checkpoint_file.read(os.fspath(path), values=run)
+    path = contents.file
     found = [(sd, f) for sd in contents.state_dicts for f in find(sd.shapes)]
     found = _select(found, layer, path)
     good = [(sd, f) for sd, f in found if f.spec is not None]

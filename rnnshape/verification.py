@@ -122,25 +122,46 @@ Reference = Callable[..., "reference_module.ReferenceResult"]
 
 
 def verify(
-    spec: RNNSpec,
-    *,
+    spec: Any = None,
+    *args: Any,
     atol: float | None = None,
     rtol: float | None = None,
     reference: Reference | None = None,
     max_memory: int | None = None,
+    **fields: Any,
 ) -> VerifyReport:
-    """Compare the module spec describes with its equations; raise SpecError for a bad
-    tolerance, EnvironmentProblem where there are no values to compare.
+    """Compare the module with its equations; raise SpecError for a bad tolerance,
+    EnvironmentProblem where there are no values to compare.
 
-    `reference` (default rnnshape.reference.forward) takes (spec, params, x, h_0, c_0).
+    `spec` is an RNNSpec (or its fields as keywords), or a live nn.RNN/nn.LSTM/
+    nn.GRU or cell: then its own weights, and `args` its real inputs exactly as
+    its forward takes them (without them, the dummy input `fields` describe),
+    as inspect(module, *args) takes them. `reference` (default
+    rnnshape.reference.forward) takes (spec, params, x, h_0, c_0).
     """
-    default_atol, default_rtol = DEFAULT_TOLERANCES[spec.dtype]
-    atol_used, rtol_used = _tolerance("atol", atol, default_atol), _tolerance("rtol", rtol, default_rtol)
-    if spec.device == "meta":
-        raise EnvironmentProblem("--device meta: values do not exist there, so there is nothing to verify; use --device cpu")
-    _check_memory(spec, max_memory)
+    module = None
+    if spec is not None and not isinstance(spec, RNNSpec):
+        module, spec = spec, None
+    elif args:
+        raise TypeError("real inputs go with a live module, verify(module, input, hx); an RNNSpec runs its own dummy input")
+    elif spec is None:
+        spec = RNNSpec(**fields)
+    elif fields:
+        raise TypeError("pass either an RNNSpec or its fields as keywords, not both")
+    # A bad tolerance is refused before anything runs; the defaults depend on the dtype that runs.
+    atol, rtol = _tolerance("atol", atol, None), _tolerance("rtol", rtol, None)
+    if module is None:
+        _check_runnable(spec, max_memory)
+        ran = probe.run(spec, max_memory=max_memory)
+    else:
+        from rnnshape.model.live import live_run
 
-    ran = probe.run(spec, max_memory=max_memory)
+        ran = live_run(module, args, max_memory=max_memory, **fields)  # the user's own forward: it ran already
+        spec = ran.spec
+        _check_runnable(spec, max_memory)
+    default_atol, default_rtol = DEFAULT_TOLERANCES[spec.dtype]
+    atol_used = default_atol if atol is None else atol
+    rtol_used = default_rtol if rtol is None else rtol
     torch = ran.torch
     # MPS has no float64; the reference runs on the CPU there, elsewhere beside the module.
     on = torch.device("cpu") if ran.device.type == "mps" else ran.device
@@ -198,6 +219,12 @@ def verify(
     # Ties (same layer, direction and order) go to the earlier step, then to output over h_n over c_n.
     first = min(candidates, key=lambda c: c[:4])[4] if candidates else None
     return VerifyReport(spec, atol_used, rtol_used, spec.dtype, comparisons, first, _notes(spec, ran), atol is None and rtol is None)
+
+
+def _check_runnable(spec: RNNSpec, max_memory: int | None) -> None:
+    if spec.device == "meta":
+        raise EnvironmentProblem("--device meta: values do not exist there, so there is nothing to verify; use --device cpu")
+    _check_memory(spec, max_memory)
 
 
 def _lengths(spec: RNNSpec) -> list[int]:
@@ -261,7 +288,7 @@ def _check_memory(spec: RNNSpec, max_memory: int | None) -> None:
     )
 
 
-def _tolerance(name: str, value: Any, default: float) -> float:
+def _tolerance(name: str, value: Any, default: float | None) -> float | None:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -318,11 +345,12 @@ def _lower_layer_outputs(ran: probe.Run) -> list[Any]:
             # Built on meta then emptied: no initial draw, so no random state is consumed.
             module = getattr(torch.nn, spec.module_name)(**kwargs, device="meta", dtype=getattr(torch, spec.dtype))
             module = module.to_empty(device=ran.device)
-        kept = {name: t for name, t in state.items() if int(_LAYER_OF_PARAMETER.search(name).group(1)) <= k}
+        # Only the recurrent parameters, layers 0..k (a subclass may hold more of its own).
+        kept = {name: t for name, t in state.items() if (m := _LAYER_OF_PARAMETER.search(name)) and int(m.group(1)) <= k}
         module.load_state_dict(kept, strict=True)
         module.eval()
         rows = slice(0, (k + 1) * rows_per_layer)
-        state_0 = (ran.h_0[rows], ran.c_0[rows]) if spec.lstm else ran.h_0[rows]
+        state_0 = None if ran.h_0 is None else (ran.h_0[rows], ran.c_0[rows]) if spec.lstm else ran.h_0[rows]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's warnings were already caught by probe.run
             output = module(ran.module_input, state_0)[0]

@@ -1,0 +1,155 @@
+"""`rnnshape check`: will torch take tensors of these shapes? The layer from flags, fed exactly them.
+
+The layer is built from inspect's flags (seeded); tensors of the given shapes
+(--input-shape, --h0-shape, --c0-shape, in --input-dtype) are drawn and fed to
+it as a live module is fed (inspect(module, input, hx)), packed first with
+--lengths. Accepted: inspect's Report on those shapes. Refused: torch's
+message, explained (diagnose.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rnnshape import theory
+from rnnshape.errors import ExitStatus, SpecError
+from rnnshape.memory import available_bytes, refuse_if_too_big
+from rnnshape.model.call import explanation_of
+from rnnshape.model.diagnose import Explanation, Situation, explain
+from rnnshape.model.given import Given
+from rnnshape.report import SCHEMA_VERSION, Report
+from rnnshape.spec import DTYPES, RNNSpec
+
+# What --input-dtype takes: the float dtypes a layer runs, and the integer ones token ids come in.
+INPUT_DTYPES = DTYPES + ("int64", "int32")
+_MAX_DIMS = 6
+_MAX_NUMEL = 2**63 - 1
+_ITEM_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4}
+_SEPARATORS = re.compile(r"[,x×\s]+")
+
+
+def parse_shape(field: str, text: str) -> tuple[int, ...]:
+    """'8,8,256' (or 8x8x256, (8, 8, 256), [8, 8, 256]) -> (8, 8, 256); SpecError naming the flag."""
+    inner = text.strip().strip("()[]").strip()
+    parts = [p for p in _SEPARATORS.split(inner) if p]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise SpecError(field, f"must be sizes separated by commas, e.g. 8,8,256 (got {text!r})") from None
+    if not shape or any(n < 0 for n in shape) or len(shape) > _MAX_DIMS:
+        raise SpecError(field, f"must be 1 to {_MAX_DIMS} sizes >= 0, e.g. 8,8,256 (got {text!r})")
+    if math.prod(shape) > _MAX_NUMEL:
+        raise SpecError(field, f"is too large: {math.prod(shape)} elements, more than torch's int64 sizes hold (got {text!r})")
+    return shape
+
+
+def parse_dtype(field: str, text: str, allowed: tuple[str, ...] = INPUT_DTYPES) -> str:
+    name = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32"}.get(text.strip().lower(), text.strip().lower())
+    name = name.removeprefix("torch.")
+    if name not in allowed:
+        raise SpecError(field, f"must be one of {', '.join(allowed)} (got {text!r})")
+    return name
+
+
+@dataclass
+class CheckReport:
+    """What torch made of tensors of the given shapes: inspect's Report, or its refusal explained."""
+
+    spec: RNNSpec  # the layer as the flags built it
+    given: Given
+    report: Report | None  # torch accepted them
+    explanation: Explanation | None  # torch refused them
+
+    @property
+    def accepted(self) -> bool:
+        return self.report is not None
+
+    @property
+    def ok(self) -> bool:
+        return self.report is not None and self.report.ok
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "module": theory.constructor_text(self.spec),
+            "config": self.spec.to_dict(),
+            "given": self.given.to_dict(),
+            "accepted": self.accepted,
+            "report": None if self.report is None else self.report.to_dict(),
+            "explanation": None if self.explanation is None else self.explanation.to_dict(),
+            "ok": self.ok,
+        }
+
+
+def check(spec: RNNSpec, input_shape: tuple[int, ...], *, h0_shape: tuple[int, ...] | None = None,
+          c0_shape: tuple[int, ...] | None = None, input_dtype: str | None = None,
+          lengths: tuple[int, ...] | None = None, enforce_sorted: bool = True, max_memory: int | None = None) -> CheckReport:
+    """Feed the layer `spec` describes tensors of these shapes; raises SpecError for flags that cannot apply."""
+    if c0_shape is not None and not spec.lstm:
+        raise SpecError("c0_shape", f"is for lstm and lstmcell: nn.{spec.module_name} has no cell state")
+    if c0_shape is not None and h0_shape is None:
+        raise SpecError("c0_shape", "needs --h0-shape too: an LSTM takes its state as (h_0, c_0), both or neither")
+    if lengths is not None and spec.is_cell:
+        raise SpecError("lengths", f"is for layers, not cells: nn.{spec.module_name} takes one time step, not a packed sequence")
+    input_dtype = input_dtype or spec.dtype
+    elements = math.prod(input_shape) * _ITEM_BYTES[input_dtype]
+    elements += sum(math.prod(s) * _ITEM_BYTES[spec.dtype] for s in (h0_shape, c0_shape) if s is not None)
+    refuse_if_too_big(elements + theory.parameter_bytes(spec) * 2, device=spec.device,
+                      available=available_bytes() if spec.device in ("cpu", "mps") else None, max_memory=max_memory,
+                      what="these tensors", hint="give smaller shapes")
+
+    from rnnshape import probe
+    from rnnshape.model.live import inspect_module
+
+    module = probe.build(spec)
+    torch = probe.import_torch()
+    x, h_0, c_0 = _draw(torch, spec, input_shape, input_dtype, h0_shape, c0_shape)
+    hx = h_0 if c_0 is None else (h_0, c_0)
+    given = Given.of(x, hx)
+    if lengths is not None:
+        try:
+            x = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), batch_first=spec.batch_first,
+                                                        enforce_sorted=enforce_sorted)
+        except Exception as exc:  # torch's refusal of the lengths: explained like any other
+            packing = f"pack_padded_sequence(input, lengths={list(lengths)}, enforce_sorted={enforce_sorted})"
+            explanation = explain(Situation("", packing, exc, arguments=[("input", given.input)]))
+            return CheckReport(spec, given, None, explanation)
+        given = Given.of(x, hx)
+    try:
+        report = inspect_module(module, (x,) if hx is None else (x, hx), max_memory=max_memory)
+    except Exception as exc:
+        explanation = explanation_of(exc)
+        if explanation is None:
+            raise
+        return CheckReport(spec, given, None, explanation)
+    return CheckReport(replace(spec, **_run_fields(report.spec)), given, report, None)
+
+
+def _run_fields(spec: RNNSpec) -> dict[str, Any]:
+    return {name: getattr(spec, name) for name in ("seq_len", "batch_size", "unbatched", "lengths", "enforce_sorted")}
+
+
+def _draw(torch: Any, spec: RNNSpec, input_shape: tuple[int, ...], input_dtype: str,
+          h0_shape: tuple[int, ...] | None, c0_shape: tuple[int, ...] | None) -> tuple[Any, Any, Any]:
+    """Tensors of exactly these shapes on the layer's device, drawn from --seed (token ids in [0, 10))."""
+    generator = torch.Generator().manual_seed(spec.seed)
+    device = torch.device(spec.device)
+
+    def draw(shape: tuple[int, ...] | None, dtype: str) -> Any:
+        if shape is None:
+            return None
+        if dtype.startswith("int"):
+            values = torch.randint(0, 10, shape, generator=generator, dtype=getattr(torch, dtype))
+        else:
+            values = torch.randn(shape, generator=generator, dtype=torch.float32).to(getattr(torch, dtype))
+        return values.to(device)
+
+    return draw(input_shape, input_dtype), draw(h0_shape, spec.dtype), draw(c0_shape, spec.dtype)
+

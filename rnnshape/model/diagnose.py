@@ -1,0 +1,466 @@
+"""Why torch refused what a module was given, in plain words.
+
+A refusal becomes an Explanation: which module (its path in the model), what
+it got (each argument's shape, dtype, device), what torch expected (theory's
+shapes for the module's config and the input's L and N), exactly which
+dimension, dtype or device differs, torch's own message, and the likely
+causes, each with its fix as one line of code.
+
+The causes are data: one Cause per entry in CAUSES, each a test on the
+Situation and two sentences (what it means, the fix) written as templates over
+Situation.words(). Adding a cause is adding an entry. Where none is
+recognised, the differences alone are reported: they are facts, not guesses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from rnnshape import theory
+from rnnshape.model.given import Facts, Given, OtherFacts, PackedFacts, TensorFacts
+from rnnshape.spec import RNNSpec
+from rnnshape.theory import shape_text
+
+
+@dataclass
+class Situation:
+    """A refused call: the module, what it got, and torch's exception."""
+
+    where: str  # the module's path in the model ("" for the model itself)
+    module: str  # its constructor (nn.LSTM(256, 256)) or type name
+    error: BaseException
+    spec: RNNSpec | None = None  # a recurrent module's config
+    given: Given | None = None  # a recurrent module's input, h_0, c_0
+    module_type: str = ""  # the class name (Embedding, LSTM, Tagger)
+    arguments: list[tuple[str, Facts | None]] = field(default_factory=list)  # any module's arguments
+
+    # --- what the causes test -------------------------------------------
+    @property
+    def message(self) -> str:
+        return str(self.error)
+
+    @property
+    def layer(self) -> bool:
+        return self.spec is not None and not self.spec.is_cell
+
+    @property
+    def cell(self) -> bool:
+        return self.spec is not None and self.spec.is_cell
+
+    def tensor(self, name: str) -> TensorFacts | None:
+        facts = None if self.given is None else dict(self.given.items())[name]
+        return facts if isinstance(facts, TensorFacts) else None
+
+    @property
+    def x(self) -> TensorFacts | None:
+        return self.tensor("input")
+
+    @property
+    def h(self) -> TensorFacts | None:
+        return self.tensor("h_0")
+
+    @property
+    def c(self) -> TensorFacts | None:
+        return self.tensor("c_0")
+
+    @property
+    def states(self) -> list[TensorFacts]:
+        return [s for s in (self.h, self.c) if s is not None]
+
+    @property
+    def input_ndim(self) -> tuple[int, int]:
+        """(batched, unbatched) input dims: 3 and 2 for a layer, 2 and 1 for a cell."""
+        return (2, 1) if self.cell else (3, 2)
+
+    @property
+    def batched(self) -> bool:
+        return self.x is not None and len(self.x.shape) == self.input_ndim[0]
+
+    @property
+    def batch_dim(self) -> int:
+        """Where the input holds N: 1 seq-first, 0 batch_first or a cell."""
+        return 0 if self.cell or (self.spec is not None and self.spec.batch_first) else 1
+
+    @property
+    def seq_dim(self) -> int:
+        """Where a layer's input holds L: dim 0 unbatched, else the dim that is not N."""
+        return 0 if not self.batched else 1 - self.batch_dim
+
+    @property
+    def N(self) -> int | None:
+        return self.x.shape[self.batch_dim] if self.batched and self.x is not None else None
+
+    @property
+    def other(self) -> int | None:
+        """The input's other leading dim: L as this layer reads it."""
+        return self.x.shape[1 - self.batch_dim] if self.batched and self.layer and self.x is not None else None
+
+    @property
+    def rows(self) -> int:
+        return 1 if self.spec is None or self.spec.is_cell else self.spec.num_directions * self.spec.num_layers
+
+    @property
+    def weight_dtype(self) -> str:
+        return "" if self.spec is None else self.spec.dtype
+
+    @property
+    def weight_device(self) -> str:
+        return "" if self.spec is None else self.spec.device
+
+    def state_batch(self, s: TensorFacts) -> int | None:
+        """A state's N: dim 1 of a layer's 3-D state, dim 0 of a cell's 2-D one."""
+        if self.layer and len(s.shape) == 3:
+            return s.shape[1]
+        if self.cell and len(s.shape) == 2:
+            return s.shape[0]
+        return None
+
+    def words(self) -> dict[str, Any]:
+        """Every value a cause's sentences may name; '?' where this call does not have it."""
+        spec = self.spec
+        x, h, c = self.x, self.h, self.c
+        words: dict[str, Any] = {k: "?" for k in ("H_in", "H", "H_out", "P", "D", "layers", "N", "L", "got", "hN", "h_rows",
+                                                    "forgot", "fixed_module", "x_shape", "h_shape", "c_shape", "x_dtype",
+                                                    "x_device", "state_dtype", "state_device", "squeeze", "flatten")}
+        words.update(where=self.where or "the model", var=_variable(self.where), seq_dim=self.seq_dim, module=self.module, rows=self.rows, bd=self.batch_dim,
+                     w_dtype=self.weight_dtype, w_device=self.weight_device, message=self.message.splitlines()[0] if self.message else "")
+        if spec is not None:
+            words.update(H_in=spec.input_size, H=spec.hidden_size, H_out=spec.h_out, P=spec.proj_size,
+                         D=spec.num_directions, layers=spec.num_layers, name=spec.module_name,
+                         flip=not spec.batch_first, layout="batch_first" if spec.batch_first else "seq-first")
+            words["forgot"] = _forgotten(spec, h.shape[0] if h is not None and h.shape else None)
+        if x is not None:
+            words.update(x_shape=shape_text(x.shape), x_dtype=x.dtype, x_device=x.device, got=x.shape[-1] if x.shape else "?",
+                         N=self.N if self.N is not None else "?", L=self.other if self.other is not None else "?",
+                         ndim=len(x.shape), squeeze=_first_singleton(x.shape), flatten=_flatten_size(x.shape, self.input_ndim[0]))
+            if spec is not None and x.shape:
+                words["fixed_module"] = theory.constructor_text(replace(spec, input_size=max(1, x.shape[-1])))
+        if spec is not None:
+            words["zeros_for_batch"] = (f"input.size(0), {spec.hidden_size}" if spec.is_cell
+                                        else f"{self.rows}, input.size({self.batch_dim}), {spec.h_out}")
+        if spec is not None and not spec.is_cell:
+            words["flipped_module"] = theory.constructor_text(replace(spec, batch_first=not spec.batch_first))
+        if h is not None:
+            words.update(h_shape=shape_text(h.shape), h_rows=h.shape[0] if h.shape else "?",
+                         hN=self.state_batch(h) if self.state_batch(h) is not None else "?")
+        if c is not None:
+            words["c_shape"] = shape_text(c.shape)
+        odd = next((s for s in self.states if s.dtype != self.weight_dtype), None)
+        if odd is not None:
+            words["state_dtype"] = odd.dtype
+        away = next((s for s in [x, *self.states] if s is not None and s.device != self.weight_device), None)
+        if away is not None:
+            words["state_device"] = away.device
+        return words
+
+
+def _variable(where: str) -> str:
+    """How the user's code likely names the module: self.<its attribute>, or rnn."""
+    return f"self.{where.rsplit('.', 1)[-1]}" if where else "rnn"
+
+
+def _forgotten(spec: RNNSpec, got: int | None) -> str:
+    if got is None:
+        return "?"
+    if spec.num_directions == 2 and got == spec.num_layers:
+        return "one per layer: the reverse direction is missing"
+    if spec.num_layers > 1 and got == spec.num_directions:
+        return "one per direction: the stacked layers are missing"
+    return f"{got} given"
+
+
+def _first_singleton(shape: tuple[int, ...]) -> str:
+    return str(next((i for i, n in enumerate(shape) if n == 1), "?"))
+
+
+def _flatten_size(shape: tuple[int, ...], ndim: int) -> str:
+    return str(math.prod(shape[ndim - 1:])) if len(shape) > ndim else "?"
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One way a call goes wrong: how to recognise it, what to say, and the fix (templates over Situation.words())."""
+
+    name: str
+    recognise: Callable[[Situation], bool]
+    says: str
+    fix: str
+
+
+def _is_int(dtype: str) -> bool:
+    return dtype.startswith(("int", "uint")) or dtype == "bool"
+
+
+def _state_rows_short(s: Situation) -> bool:
+    return s.layer and any(len(t.shape) == 3 and t.shape[0] != s.rows for t in s.states)
+
+
+def _batch_first_data(s: Situation) -> bool:
+    return (s.layer and s.batched and s.h is not None and len(s.h.shape) == 3
+            and s.h.shape[1] == s.other and s.h.shape[1] != s.N)
+
+
+def _state_laid_out_batch_first(s: Situation) -> bool:
+    return (s.layer and s.batched and s.N is not None and s.N != s.rows
+            and any(len(t.shape) == 3 and t.shape[:2] == (s.N, s.rows) for t in s.states))
+
+
+def _last_batch_smaller(s: Situation) -> bool:
+    if s.N is None or _batch_first_data(s) or _state_laid_out_batch_first(s):
+        return False
+    return any((s.state_batch(t) or 0) > s.N for t in s.states)
+
+
+# The causes, most specific first; every one that matches is reported.
+CAUSES: tuple[Cause, ...] = (
+    Cause("input is not a tensor",
+          lambda s: s.given is not None and isinstance(s.given.input, OtherFacts),
+          "{where} was given a {input_type} as its input; nn.{name} takes one tensor, or a PackedSequence for sequences of different lengths",
+          "input = torch.nn.utils.rnn.pack_sequence(sequences, enforce_sorted=False)  # or torch.stack(sequences) if they are equally long"),
+    Cause("LSTM state not a tuple",
+          lambda s: s.spec is not None and s.spec.lstm and s.given is not None and s.given.state_form in ("tensor", "tuple of 1"),
+          "nn.{name} takes its state as one tuple (h_0, c_0); it was given h_0 alone, and torch's error about an index says only that c_0 is missing",
+          "output, (h_n, c_n) = {var}(input, (h_0, c_0))  # c_0: torch.zeros_like(h_0) without proj_size"),
+    Cause("state a tuple where a tensor belongs",
+          lambda s: s.spec is not None and not s.spec.lstm and s.given is not None and s.given.state_form.startswith("tuple"),
+          "nn.{name} takes h_0 as one tensor; a tuple (h_0, c_0) is nn.LSTM's state",
+          "output, h_n = {var}(input, h_0)  # not (h_0, c_0)"),
+    Cause("input dims",
+          lambda s: s.x is not None and s.spec is not None and len(s.x.shape) > s.input_ndim[0],
+          "nn.{name} takes {ndim_wanted} input; this one is {ndim}-D {x_shape}: an extra dimension (a channel, or a batch of batches)",
+          "input = input.squeeze({squeeze})  # or input.flatten({flatten_from}), then input_size = {flatten}"),
+    Cause("input too few dims",
+          lambda s: s.x is not None and s.spec is not None and len(s.x.shape) < s.input_ndim[1],
+          "nn.{name} takes {ndim_wanted} input; this one is {ndim}-D {x_shape}",
+          "input = input.reshape({reshape})"),
+    Cause("empty sequence",
+          lambda s: s.layer and s.x is not None and len(s.x.shape) in s.input_ndim and s.x.shape[s.seq_dim] == 0,
+          "the input has L = 0 time steps (dim {seq_dim} of {x_shape}); nn.{name} needs at least one",
+          "if input.size({seq_dim}) > 0: output, h_n = {var}(input)  # skip empty sequences, or pack them away"),
+    Cause("token ids",
+          lambda s: s.x is not None and s.spec is not None and _is_int(s.x.dtype),
+          "{x_dtype} input looks like token ids; nn.{name} takes float features, so ids go through an nn.Embedding first",
+          "input = embedding(input)  # embedding = nn.Embedding(num_embeddings, {H_in}): (..., {H_in}) floats"),
+    Cause("input dtype",
+          lambda s: s.x is not None and s.spec is not None and not _is_int(s.x.dtype) and s.x.dtype != s.weight_dtype,
+          "the input is {x_dtype} and the weights are {w_dtype}; torch converts neither",
+          "input = input.to(torch.{w_dtype})  # or {var}.to(torch.{x_dtype})"),
+    Cause("state dtype",
+          lambda s: s.spec is not None and any(t.dtype != s.weight_dtype for t in s.states),
+          "the state is {state_dtype} and the weights are {w_dtype}; torch converts neither",
+          "h_0 = h_0.to(torch.{w_dtype})"),
+    Cause("device",
+          lambda s: s.spec is not None and any(t is not None and t.device != s.weight_device for t in [s.x, *s.states]),
+          "a tensor is on {state_device} and the weights on {w_device}; torch moves neither",
+          "input = input.to({w_device!r})  # and h_0, c_0 likewise; or {var}.to(input.device)"),
+    Cause("input features",
+          lambda s: s.x is not None and s.spec is not None and len(s.x.shape) in s.input_ndim and s.x.shape[-1] != s.spec.input_size,
+          "nn.{name} was built for input_size={H_in} features per step; the input's last dimension has {got}",
+          "{var} = {fixed_module}  # or bring the features to {H_in}, e.g. with nn.Linear({got}, {H_in})"),
+    Cause("2-D state for batched input",
+          lambda s: s.layer and s.batched and any(len(t.shape) == 2 for t in s.states),
+          "batched 3-D input needs 3-D states (D*num_layers, N, H_out) = ({rows}, {N}, {H_out}); a 2-D (N, H) state is a cell's",
+          "h_0 = h_0.unsqueeze(0)  # ({rows}, N, H_out) needs {rows} row(s)"),
+    Cause("3-D state for unbatched input",
+          lambda s: s.layer and s.x is not None and len(s.x.shape) == 2 and any(len(t.shape) == 3 for t in s.states),
+          "unbatched 2-D input (L, H_in) takes 2-D states (D*num_layers, H_out); a 3-D state is for a batch",
+          "input = input.unsqueeze({bd})  # a batch of one; or h_0 = h_0.squeeze(1)"),
+    Cause("layer state to a cell",
+          lambda s: s.cell and any(len(t.shape) == 3 for t in s.states),
+          "nn.{name} is one step: its state is (N, H), not a layer's (num_layers, N, H)",
+          "h_0 = h_0[0]  # the layer's first row, (N, {H})"),
+    Cause("state laid out batch-first",
+          _state_laid_out_batch_first,
+          "the state is laid out (N, D*num_layers, H) = {h_shape}; batch_first changes input and output only, never h_0/c_0, which stay (D*num_layers, N, H_out)",
+          "h_0 = h_0.transpose(0, 1).contiguous()  # ({rows}, {N}, {H_out})"),
+    Cause("batch-first data, seq-first layer",
+          lambda s: _batch_first_data(s) and s.spec is not None and not s.spec.batch_first,
+          "the input {x_shape} looks batch-first (N, L, H_in) but the layer is seq-first (batch_first=False): torch took its dim 1, {N}, for the batch, while h_0 was made for a batch of {hN}",
+          "{var} = {flipped_module}  # or: input = input.transpose(0, 1)"),
+    Cause("seq-first data, batch-first layer",
+          lambda s: _batch_first_data(s) and s.spec is not None and s.spec.batch_first,
+          "the input {x_shape} looks seq-first (L, N, H_in) but the layer has batch_first=True: torch took its dim 0, {N}, for the batch, while h_0 was made for a batch of {hN}",
+          "{var} = {flipped_module}  # or: input = input.transpose(0, 1)"),
+    Cause("last batch smaller",
+          _last_batch_smaller,
+          "h_0 was made for a batch of {hN} (by an init_hidden(batch_size) called once, say), but this batch has {N}: the last batch of an epoch is smaller unless the data divides by the batch size",
+          "h_0 = torch.zeros({zeros_for_batch})  # made for each batch; or DataLoader(..., drop_last=True)"),
+    Cause("state rows",
+          _state_rows_short,
+          "the state has {h_rows} rows; nn.{name} with num_layers={layers} and D={D} needs D*num_layers = {rows}, one per layer and direction ({forgot})",
+          "h_0 = torch.zeros({rows}, {N}, {H_out})  # row = layer * D + direction"),
+    Cause("h_0 of hidden_size with proj_size",
+          lambda s: s.spec is not None and s.spec.proj_size > 0 and s.h is not None and s.h.shape[-1:] == (s.spec.hidden_size,),
+          "with proj_size={P}, h_0 and h_n hold the projected state: H_out = proj_size = {P}, not hidden_size {H} (only c_0 keeps hidden_size)",
+          "h_0 = torch.zeros({rows}, {N}, {P})"),
+    Cause("c_0 of proj_size",
+          lambda s: s.spec is not None and s.spec.proj_size > 0 and s.c is not None and s.c.shape[-1:] == (s.spec.proj_size,),
+          "c_0 is the cell state: it keeps hidden_size = {H} even with proj_size={P} (only h_0 is projected)",
+          "c_0 = torch.zeros({rows}, {N}, {H})"),
+    Cause("unsorted lengths",
+          lambda s: "must be sorted in decreasing order" in s.message,
+          "pack_padded_sequence was given lengths that are not in decreasing order, with enforce_sorted=True (its default)",
+          "packed = pack_padded_sequence(x, lengths, batch_first=..., enforce_sorted=False)  # torch sorts, and h_n comes back in the batch's order"),
+    Cause("float ids to nn.Embedding",
+          lambda s: s.module_type == "Embedding" and "'indices'" in s.message,
+          "nn.Embedding takes integer token ids, and was given floats",
+          "input = input.long()  # rnnshape summary: --input-dtype int64"),
+    Cause("token id out of range",
+          lambda s: s.module_type == "Embedding" and "index out of range" in s.message,
+          "a token id is at least num_embeddings: nn.Embedding has a row for ids 0 .. num_embeddings-1 only",
+          "ids = ids.clamp(max=embedding.num_embeddings - 1)  # rnnshape summary: --input-high N draws ids in [0, N)"),
+)
+
+
+@dataclass
+class Explanation:
+    """A refused call in plain words; `text()` is the note added to the exception."""
+
+    where: str
+    module: str
+    error_type: str
+    message: str  # torch's own words
+    given: list[tuple[str, str]]  # (name, "shape dtype device") of what came in; "not given" where left out
+    expected: list[tuple[str, str | None, str]]  # (name, shape, dims) of what the module takes; shape None where the input fixes none
+    differences: list[str]
+    causes: list[tuple[str, str, str]]  # (name, what it means, the fix)
+
+    @property
+    def place(self) -> str:
+        """The module, by its path in the model where it has one: encoder.rnn (nn.GRU(16, 32))."""
+        return f"{self.where} ({self.module})" if self.where else self.module
+
+    def text(self) -> str:
+        lines = [f"rnnshape: {self.place} refused what it was given"]
+        lines += [f"  given     {name}: {facts}" for name, facts in self.given]
+        lines += [f"  expected  {name}: {shape + ' ' if shape else ''}{dims}" for name, shape, dims in self.expected]
+        lines += [f"  differs   {d}" for d in self.differences]
+        lines += [f"  torch     {self.error_type}: {self.message}"]
+        for _, says, fix in self.causes:
+            lines += [f"  cause     {says}", f"  fix       {fix}"]
+        if not self.causes:
+            lines.append(f"  cause     {self.no_cause}")
+        return "\n".join(lines)
+
+    @property
+    def no_cause(self) -> str:
+        """What is said where no known cause fits: the facts, without a guess."""
+        if self.differences:
+            return "none of the known causes fits; the differences above are what torch refused"
+        return "none of the known causes fits, and the shapes are the ones the module takes: torch's message is all there is"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "module_path": self.where,
+            "module": self.module,
+            "error": {"type": self.error_type, "message": self.message},
+            "given": [{"name": n, "facts": f} for n, f in self.given],
+            "expected": [{"name": n, "shape": s, "dims": d} for n, s, d in self.expected],
+            "differences": list(self.differences),
+            "causes": [{"name": n, "says": s, "fix": f} for n, s, f in self.causes],
+        }
+
+
+NOT_GIVEN = "not given (torch starts from zeros)"
+_INPUT_DIMS = {True: "2-D (N, H_in) or unbatched 1-D (H_in,)", False: "3-D (L, N, H_in) or unbatched 2-D (L, H_in)"}
+
+
+def explain(situation: Situation) -> Explanation:
+    words = situation.words()
+    if situation.spec is not None:
+        words["ndim_wanted"] = _INPUT_DIMS[situation.spec.is_cell]
+        words["reshape"] = "1, -1" if situation.cell else "1, 1, -1"
+        words["flatten_from"] = situation.input_ndim[0] - 1
+    if situation.given is not None:
+        words["input_type"] = getattr(situation.given.input, "type", "?")
+    filled = _Words(words)
+    causes = [(c.name, c.says.format_map(filled), c.fix.format_map(filled)) for c in CAUSES if _safely(c.recognise, situation)]
+    expected = _expected(situation)
+    return Explanation(
+        where=situation.where,
+        module=situation.module,
+        error_type=type(situation.error).__name__,
+        message=" ".join(situation.message.split()),
+        given=_given(situation),
+        expected=[(name, None if shape is None else shape_text(shape), dims) for name, shape, dims in expected],
+        differences=_differences(situation, expected),
+        causes=causes,
+    )
+
+
+class _Words(dict):
+    """A cause's template names what this call may lack: shown as ?, never a KeyError."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _safely(test: Callable[[Situation], bool], situation: Situation) -> bool:
+    try:
+        return bool(test(situation))
+    except (TypeError, IndexError, AttributeError):  # facts of a shape the test did not foresee: not this cause
+        return False
+
+
+def _given(s: Situation) -> list[tuple[str, str]]:
+    if s.given is None:
+        return [(name, "None" if facts is None else facts.text()) for name, facts in s.arguments]
+    wanted = ["input", "h_0"] + (["c_0"] if s.spec is not None and s.spec.lstm else [])
+    return [(name, NOT_GIVEN if facts is None else facts.text()) for name, facts in s.given.items()
+            if name in wanted or facts is not None]
+
+
+def _expected(s: Situation) -> list[tuple[str, tuple[int, ...] | None, str]]:
+    """(name, shape where the input fixes it, dims) for input, h_0 and c_0 of this module."""
+    if s.spec is None or s.given is None:
+        return []
+    # L and N as torch reads them from the input, whatever the states say.
+    by_input = replace(s.given, h_0=None, c_0=None, state_form="omitted").spec_for(s.spec)
+    spec = by_input or s.spec
+    out = []
+    for t in theory.tensors(spec):
+        if t.name not in ("input", "h_0", "c_0"):
+            continue
+        dims = "(" + ", ".join(t.dims) + ")"
+        out.append((t.name, t.shape if by_input is not None else None, _with_sizes(t.dims, spec) if by_input is None else dims))
+    return out
+
+
+def _with_sizes(dims: tuple[str, ...], spec: RNNSpec) -> str:
+    """Dims with the sizes the config fixes: (L, N, H_in=10)."""
+    sizes = {"H_in": spec.input_size, "H": spec.hidden_size, "H_out": spec.h_out, "H_cell": spec.hidden_size,
+             "D*num_layers": spec.num_directions * spec.num_layers}
+    return "(" + ", ".join(f"{d}={sizes[d]}" if d in sizes else d for d in dims) + ")"
+
+
+def _differences(s: Situation, expected: list[tuple[str, tuple[int, ...] | None, str]]) -> list[str]:
+    """Exactly what differs, tensor by tensor: its dims, dtype, device; nothing inferred."""
+    out = []
+    wanted = {name: (shape, dims) for name, shape, dims in expected}
+    for name, facts in ([] if s.given is None else s.given.items()):
+        if name not in wanted:
+            if facts is not None:
+                out.append(f"{name}: given, but nn.{s.spec.module_name if s.spec else '?'} takes no {name}")
+            continue
+        if facts is None:
+            continue
+        if isinstance(facts, OtherFacts):
+            out.append(f"{name}: {facts.text()}")
+            continue
+        tensor = facts.data if isinstance(facts, PackedFacts) else facts
+        shape, dims = wanted[name]
+        names = dims.strip("()").split(", ")
+        if shape is not None and not isinstance(facts, PackedFacts):
+            if len(tensor.shape) != len(shape):
+                out.append(f"{name}: {len(tensor.shape)}-D {shape_text(tensor.shape)}, expected {len(shape)}-D {dims} = {shape_text(shape)}")
+            else:
+                out += [f"{name}: {names[i]} is {got}, expected {want}" for i, (got, want) in enumerate(zip(tensor.shape, shape)) if got != want]
+        elif s.spec is not None and name == "input" and tensor.shape and tensor.shape[-1] != s.spec.input_size:
+            out.append(f"{name}: H_in is {tensor.shape[-1]}, expected input_size {s.spec.input_size}")
+        if s.spec is not None and tensor.dtype != s.spec.dtype:
+            out.append(f"{name}: dtype {tensor.dtype}, expected {s.spec.dtype} (the weights' dtype)")
+        if s.spec is not None and tensor.device != s.spec.device:
+            out.append(f"{name}: on {tensor.device}, expected {s.spec.device} (where the weights are)")
+    return out

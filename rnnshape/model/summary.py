@@ -1,0 +1,157 @@
+"""summary(model, *args, **kwargs) -> Summary: a whole model run once, seen through its hooks.
+
+Every module in tree order with what it returned per call (the data flow
+Embedding -> LSTM -> Linear at a glance); for each recurrent module and each
+group of its calls, inspect's own Report on the tensors it really got; the
+totals (parameters, and the MACs of the recurrent calls on their real shapes).
+The model is left as it was found: every hook removed, also when its forward
+raises, and the caller's random state put back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rnnshape import cost
+from rnnshape.errors import ExitStatus
+from rnnshape.model.diagnose import Explanation
+from rnnshape.model.hooks import Group, Outputs, Recorder, watch
+from rnnshape.model.module import is_recurrent, short_type_name
+from rnnshape.report import SCHEMA_VERSION
+
+NOT_CALLED = "not called"
+
+
+@dataclass
+class ModuleRow:
+    """One module of the model, in tree order: its path, type, parameters and what each call returned."""
+
+    path: str  # "" for the model itself
+    type: str
+    parameters: int  # of the module and everything under it, each parameter once
+    outputs: Outputs
+
+    @property
+    def depth(self) -> int:
+        return 0 if not self.path else self.path.count(".") + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "type": self.type,
+            "depth": self.depth,
+            "parameters": self.parameters,
+            "calls": self.outputs.calls,
+            "outputs": [{"structure": self.outputs.data[text], "text": text, "calls": count} for text, count in self.outputs.shown.items()],
+        }
+
+
+@dataclass
+class Summary:
+    model: str  # the model's type
+    rows: list[ModuleRow]
+    groups: list[Group]
+    total_parameters: int
+    trainable_parameters: int
+    recurrent_parameters: int
+    training: bool  # the model's mode when it ran
+    notes: list[str] = field(default_factory=list)
+    error: Explanation | None = None  # the forward raised (the command line reports it; the API re-raises)
+
+    @property
+    def recurrent_macs(self) -> int:
+        return sum(cost.total_macs(g.report.spec) * g.calls for g in self.groups if g.report is not None)
+
+    @property
+    def failed(self) -> list[Group]:
+        return [g for g in self.groups if g.report is not None and not g.report.ok]
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.failed
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": self.model,
+            "training": self.training,
+            "modules": [row.to_dict() for row in self.rows],
+            "recurrent": [_group_dict(g) for g in self.groups],
+            "total_parameters": self.total_parameters,
+            "trainable_parameters": self.trainable_parameters,
+            "recurrent_parameters": self.recurrent_parameters,
+            "recurrent_macs": self.recurrent_macs,
+            "error": None if self.error is None else self.error.to_dict(),
+            "notes": list(self.notes),
+            "ok": self.ok,
+        }
+
+
+def _group_dict(group: Group) -> dict[str, Any]:
+    return {
+        "path": group.where,
+        "module": group.module,
+        "calls": group.calls,
+        "given": group.given.to_dict(),
+        "macs_per_call": None if group.report is None else cost.total_macs(group.report.spec),
+        "report": None if group.report is None else group.report.to_dict(),
+        "problem": group.problem,
+    }
+
+
+def summary(model: Any, *args: Any, **kwargs: Any) -> Summary:
+    """Run `model(*args, **kwargs)` once, without grad, and report every module and recurrent call.
+
+    When the forward raises, that exception goes on (never swallowed) with
+    the explanation attached as a note, and every hook is removed.
+    """
+    return run_model(model, args, kwargs, keep_error=False)
+
+
+def run_model(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *, keep_error: bool) -> Summary:
+    """summary()'s work; `keep_error=True` (the command line) returns what ran, with the explanation, instead of raising."""
+    from rnnshape import probe
+
+    torch = probe.import_torch()
+    w = watch(model)
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    try:
+        # fork_rng: a model in training mode draws dropout masks; the caller's random state stays as it was.
+        with w, torch.random.fork_rng(devices=devices), torch.no_grad():
+            model(*args, **kwargs)
+    except Exception as exc:
+        if not keep_error:
+            raise
+        from rnnshape.model.call import explain_module_call, explanation_of
+
+        result = w.summary()
+        result.error = explanation_of(exc) or explain_module_call(model, args, kwargs, exc, "")
+        return result
+    return w.summary()
+
+
+def summary_of(model: Any, recorder: Recorder) -> Summary:
+    every = {id(p): p for p in model.parameters()}
+    recurrent = {id(p): p for m in model.modules() if is_recurrent(m) for p in m.parameters()}
+    rows = [ModuleRow(path, short_type_name(module), sum(p.numel() for p in module.parameters()), recorder.outputs.get(path, Outputs()))
+            for path, module in model.named_modules()]
+    notes = list(recorder.notes)
+    if model.training:
+        notes.append("the model ran in training mode: dropout acted (the shapes are the same in eval mode)")
+    if recorder.groups:
+        notes.append("MACs count the recurrent calls only, each on the shapes it really got")
+    return Summary(
+        model=short_type_name(model),
+        rows=rows,
+        groups=list(recorder.groups.values()),
+        total_parameters=sum(p.numel() for p in every.values()),
+        trainable_parameters=sum(p.numel() for p in every.values() if p.requires_grad),
+        recurrent_parameters=sum(p.numel() for p in recurrent.values()),
+        training=model.training,
+        notes=notes,
+    )
