@@ -299,7 +299,7 @@ def check(
     \b
     Example: rnnshape check --mode lstm --input-size 256 --hidden-size 256 --input-shape 8,8,256 --h0-shape 1,32,256 --c0-shape 1,32,256
     """
-    from rnnshape.model.check import parse_dtype, parse_shape
+    from rnnshape.model.shapes import parse_dtype, parse_shape, refuse_inapplicable
     from rnnshape.spec import parse_lengths
 
     fmt = check_format(format)
@@ -310,6 +310,7 @@ def check(
         from rnnshape.errors import SpecError
 
         raise SpecError("lengths", f"must be positive integers, one per sequence (got {lengths!r})")
+    refuse_inapplicable(spec, h0_shape=shapes[1], c0_shape=shapes[2], lengths=packed)
     limit = max_memory_bytes(max_memory)
     from rnnshape.model.check import check as run_check
     from rnnshape.render import render
@@ -346,10 +347,11 @@ def summary(
     \b
     Example: rnnshape summary models.py:Tagger --input-shape 32,20 --input-dtype int64
     """
-    from rnnshape.model.target import parse_inputs
+    from rnnshape.model.target import parse_inputs, parse_target
     from rnnshape.spec import parse_int
 
     fmt = check_format(format)
+    parse_target(target)
     inputs, high = parse_inputs(list(input_shape or ()), list(input_dtype or ()), input_high)
     seed_value = parse_int("seed", seed)
     RNNSpec(seed=seed_value)  # the same bounds as every --seed

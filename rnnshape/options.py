@@ -373,6 +373,6 @@ TargetArgument = Annotated[
 
 
 def optional_shape(field: str, text: Optional[str]) -> Optional[tuple[int, ...]]:
-    from rnnshape.model.check import parse_shape
+    from rnnshape.model.shapes import parse_shape
 
     return None if text is None else parse_shape(field, text)

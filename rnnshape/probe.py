@@ -574,7 +574,7 @@ def notes(spec: RNNSpec, device: Any, caught: list[warnings.WarningMessage]) -> 
     torch raises that warning once per process (TORCH_WARN_ONCE), so a second
     inspect() in the same process would lose it: state it from the config instead.
     """
-    notes = [_clean_warning(str(w.message)) for w in caught if _ONEDNN_PROJ not in str(w.message)]
+    notes = [clean_warning(str(w.message)) for w in caught if _ONEDNN_PROJ not in str(w.message)]
     if spec.mode == "lstm" and spec.proj_size and device.type == "cpu":
         notes.append(f"{_ONEDNN_PROJ}: torch runs its default (non-oneDNN) CPU implementation")
     return notes
@@ -583,6 +583,6 @@ def notes(spec: RNNSpec, device: Any, caught: list[warnings.WarningMessage]) -> 
 _TRIGGERED = re.compile(r"\s*\(Triggered internally at [^)]*\)\.?")
 
 
-def _clean_warning(message: str) -> str:
+def clean_warning(message: str) -> str:
     """torch's warning text without the C++ source location it carries."""
     return _TRIGGERED.sub("", message).strip()

@@ -53,8 +53,8 @@ def drive(*args: str, env: dict | None = None) -> dict:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["inspect", "--help"], ["checkpoint", "--help"], ["--version"]],
-    ids=["--help", "inspect --help", "checkpoint --help", "--version"],
+    [["--help"], ["inspect", "--help"], ["checkpoint", "--help"], ["check", "--help"], ["summary", "--help"], ["--version"]],
+    ids=["--help", "inspect --help", "checkpoint --help", "check --help", "summary --help", "--version"],
 )
 def test_help_and_version_do_not_import_torch(args):
     result = drive(*args)
@@ -95,7 +95,29 @@ def test_checkpoint_refuses_bad_flags_before_reading_the_file(tmp_path, args):
     assert result["loaded"] == []
 
 
-@pytest.mark.parametrize("args", [["schema"], ["schema", "checkpoint"]], ids=lambda a: " ".join(a))
+@pytest.mark.parametrize("args", [
+    ["check", "--input-shape", "8,x,256"],
+    ["check", "--input-shape", "8,8,256", "--h0-shape", "1,-2,3"],
+    ["check", "--input-shape", "8,8,256", "--c0-shape", "1,8,20"],  # a GRU has no c_0
+    ["check", "--input-shape", "8,8,256", "--input-dtype", "int8"],
+    ["check", "--input-shape", "8,8,256", "--hidden-size", "0"],
+    ["check", "--input-shape", "8,8,256", "--lengths", "3,0"],
+    ["check"],  # --input-shape is required
+    ["summary", "models.py:make", "--input-shape", "2,x"],
+    ["summary", "models.py:make", "--input-dtype", "complex64", "--input-shape", "2,3"],
+    ["summary", "models.py:make", "--input-shape", "2,3", "--input-high", "0"],
+    ["summary", "models.py:make", "--input-shape", "2,3", "--seed", "-1"],
+    ["summary", "models.py"],  # no :factory
+], ids=lambda a: " ".join(a))
+def test_check_and_summary_refuse_bad_flags_without_torch(args):
+    # summary's TARGET would import torch: a bad flag must be refused before TARGET is imported.
+    result = drive(*args)
+    assert result["code"] == 2, result["stderr"]
+    assert result["stderr"].startswith("error: ") and result["stderr"].count("\n") == 1
+    assert result["loaded"] == []
+
+
+@pytest.mark.parametrize("args", [["schema"], ["schema", "checkpoint"], ["schema", "summary"]], ids=lambda a: " ".join(a))
 def test_schema_imports_neither_torch_nor_rich(args):
     result = drive(*args)
     assert result["code"] == 0, result["stderr"]

@@ -53,8 +53,21 @@ def _is_float(checker, instance) -> bool:
     return isinstance(instance, float)
 
 
+def _bound(keyword: str):
+    """jsonschema skips a bound unless the instance is of type "number"; here that is floats only, so
+    integers would never meet `minimum`. Bounds apply to every JSON number, integer or not."""
+    original = Draft202012Validator.VALIDATORS[keyword]
+
+    def check(validator, bound, instance, schema):
+        if isinstance(instance, (int, float)) and not isinstance(instance, bool):
+            yield from original(Draft202012Validator(schema), bound, instance, schema)
+
+    return check
+
+
 StrictValidator = validators.extend(
     Draft202012Validator,
+    validators={keyword: _bound(keyword) for keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")},
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer).redefine("number", _is_float),
 )
 
@@ -316,6 +329,72 @@ def test_checkpoint_json(validator, files, case):
         assert all(p["mean"] is None for layer in data["layers"] for p in layer["parameters"])
 
 
+# --- summary and check: a whole model, and shapes given ----------------------------------------
+
+
+class Seq2Seq(torch.nn.Module):
+    """Every kind of recurrent call a summary holds: a packed layer with h_0 left out, a cell in a loop."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(20, 3)
+        self.encoder = torch.nn.LSTM(3, 4, bidirectional=True, proj_size=2)
+        self.decoder = torch.nn.GRUCell(3, 4)
+
+    def forward(self, ids, lengths):
+        packed = torch.nn.utils.rnn.pack_padded_sequence(self.embedding(ids), lengths, enforce_sorted=False)
+        _, (h, _) = self.encoder(packed)
+        state, y = torch.zeros(ids.size(1), 4), torch.zeros(ids.size(1), 3)
+        for _ in range(3):
+            state = self.decoder(y, state)
+        return {"state": state, "h": h, "none": None, "steps": [3]}
+
+
+def test_summary_json(validator):
+    ids, lengths = torch.randint(0, 20, (5, 3)), torch.tensor([2, 5, 4])
+    data = parse(json.dumps(rnnshape.summary(Seq2Seq(), ids, lengths).to_dict()))
+    check(validator, "summary", data)
+    assert data["recurrent"][0]["given"]["input"]["kind"] == "packed" and data["recurrent"][1]["calls"] == 3
+    assert data["modules"][0]["outputs"][0]["structure"]["kind"] == "dict"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = raised_summary()
+    check(validator, "summary", result)
+    assert result["error"]["causes"][0]["name"] == "float ids to nn.Embedding" and result["ok"] is False
+    for change in (_set(["recurrent", 0, "calls"], 0), _set(["modules", 0, "outputs", 0, "structure", "kind"], "array"),
+                   _remove(["recurrent", 0, "given", "h_0"]), _set(["error"], {"module": "x"})):
+        broken = copy.deepcopy(data)
+        change(broken)
+        assert validator("summary", broken)
+
+
+def raised_summary():
+    """A summary whose forward raised, as the command line keeps it (the API re-raises)."""
+    from rnnshape.model.summary import run_model
+
+    model = Seq2Seq()
+    return parse(json.dumps(run_model(model, (torch.randn(5, 3), torch.tensor([2, 5, 4])), {}, keep_error=True).to_dict()))
+
+
+@pytest.mark.parametrize("args,code", [
+    (["--mode", "lstm", "--input-shape", "5,3,10", "--h0-shape", "1,3,20", "--c0-shape", "1,3,20"], 0),
+    (["--mode", "gru", "--input-shape", "5,3,10", "--lengths", "4,5,3", "--no-enforce-sorted"], 0),
+    (["--mode", "grucell", "--input-shape", "10"], 0),
+    (["--mode", "lstm", "--input-shape", "5,3,10", "--h0-shape", "1,4,20", "--c0-shape", "1,4,20"], 1),
+    (["--mode", "gru", "--input-shape", "5,3,10", "--lengths", "4,5,3"], 1),
+    (["--mode", "rnn", "--input-shape", "5,3,2,10"], 1),
+], ids=["lstm", "packed", "cell", "refused", "refused by packing", "4-D"])
+def test_check_json(validator, args, code):
+    result = invoke("check", *args, "-f", "json")
+    assert result.exit_code == code, result.stderr
+    data = parse(result.stdout)
+    check(validator, "check", data)
+    assert (data["explanation"] is None) == (code == 0)
+    broken = copy.deepcopy(data)
+    broken["accepted"] = not broken["accepted"]
+    assert validator("check", broken)  # an accepted check has a report and no explanation, and the reverse
+
+
 # --- random configs through the Python API -------------------------------------------------
 
 specs = st.one_of(
@@ -376,6 +455,7 @@ BROKEN = {
     "count as a string": _set(["total_parameters"], "4400"),
     "count written as a float": _set(["total_parameters"], 4400.0),
     "a float written as an integer": _set(["parameters", 0, "init_bound"], 1),
+    "an integer below its minimum": _set(["total_parameters"], -1),
     "null where never null": _set(["parameters", 0, "bytes"], None),
     "null shape without a reason": _set(["tensors", "h_0", "shape"], None),
     "unknown mode": _set(["config", "mode"], "transformer"),

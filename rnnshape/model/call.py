@@ -12,13 +12,13 @@ Explanation (diagnose.py) attached as a note: never swallowed, never replaced.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rnnshape import probe, theory
 from rnnshape.errors import EnvironmentProblem, SpecError
 from rnnshape.model.diagnose import Explanation, Situation, explain
 from rnnshape.model.given import Given, PackedFacts, facts_of
-from rnnshape.model.module import spec_of, type_name
+from rnnshape.model.module import short_type_name, spec_of
 from rnnshape.spec import RNNSpec
 
 # Where the explanation of a refused call is kept on the exception, beside its note.
@@ -77,7 +77,7 @@ class Call:
         except (SpecError, EnvironmentProblem):
             raise
         except Exception as exc:
-            attach(exc, self.explain(exc))
+            attach(exc, lambda: self.explain(exc))
             raise
 
     def seen(self, result: Any) -> probe.Run | None:
@@ -101,7 +101,7 @@ class Call:
             with torch.random.fork_rng(devices=[]), torch.no_grad(), probe.in_eval_mode(self.module):
                 self.module(*self.args, **self.kwargs)
         except Exception as exc:
-            attach(exc, self.explain(exc))
+            attach(exc, lambda: self.explain(exc))
             raise
         shown = self.given.input.text() if self.given.input is not None else "no input"
         raise SpecError("input", f"torch accepted {shown} with state {self.given.state_form}, "
@@ -118,18 +118,30 @@ def explain_module_call(module: Any, args: tuple[Any, ...], kwargs: dict[str, An
         except (TypeError, SpecError):  # a module rnnshape cannot read (a dtype it does not run): by its arguments
             pass
     arguments = [(f"argument {i}", facts_of(a)) for i, a in enumerate(args)] + [(k, facts_of(v)) for k, v in kwargs.items()]
-    return explain(Situation(where, type_name(module), exc, module_type=type(module).__name__, arguments=arguments))
+    return explain(Situation(where, short_type_name(module), exc, module_type=type(module).__name__, arguments=arguments))
 
 
-def attach(exc: BaseException, explanation: Explanation) -> None:
-    """The explanation as a note on the exception (PEP 678), once; the exception itself is left as torch raised it."""
+def attach(exc: BaseException, explain: Callable[[], Explanation]) -> None:
+    """The explanation as a note on the exception (PEP 678), once; the exception itself is left as torch raised it.
+
+    `explain` makes it. Should explaining fail, the user's exception still goes
+    on as torch raised it, with a note saying so: rnnshape never replaces it.
+    """
     if getattr(exc, EXPLANATION_ATTRIBUTE, None) is not None:
+        return
+    try:
+        explanation = explain()
+    except Exception as failure:  # noqa: BLE001 -- a bug of ours must not hide the user's error
+        _add_note(exc, f"rnnshape could not explain this error ({type(failure).__name__}: {failure})")
         return
     try:
         setattr(exc, EXPLANATION_ATTRIBUTE, explanation)
     except AttributeError:  # an exception type with __slots__: the note still goes on
         pass
-    note = explanation.text()
+    _add_note(exc, explanation.text())
+
+
+def _add_note(exc: BaseException, note: str) -> None:
     if hasattr(exc, "add_note"):
         exc.add_note(note)
     else:  # Python 3.10: keep the notes where 3.11's traceback would read them

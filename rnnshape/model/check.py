@@ -10,49 +10,18 @@ message, explained (diagnose.py).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 from rnnshape import theory
-from rnnshape.errors import ExitStatus, SpecError
+from rnnshape.errors import ExitStatus
 from rnnshape.memory import available_bytes, refuse_if_too_big
 from rnnshape.model.call import explanation_of
 from rnnshape.model.diagnose import Explanation, Situation, explain
 from rnnshape.model.given import Given
+from rnnshape.model.shapes import ITEM_BYTES, refuse_inapplicable
 from rnnshape.report import SCHEMA_VERSION, Report
-from rnnshape.spec import DTYPES, RNNSpec
-
-# What --input-dtype takes: the float dtypes a layer runs, and the integer ones token ids come in.
-INPUT_DTYPES = DTYPES + ("int64", "int32")
-_MAX_DIMS = 6
-_MAX_NUMEL = 2**63 - 1
-_ITEM_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4}
-_SEPARATORS = re.compile(r"[,x×\s]+")
-
-
-def parse_shape(field: str, text: str) -> tuple[int, ...]:
-    """'8,8,256' (or 8x8x256, (8, 8, 256), [8, 8, 256]) -> (8, 8, 256); SpecError naming the flag."""
-    inner = text.strip().strip("()[]").strip()
-    parts = [p for p in _SEPARATORS.split(inner) if p]
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise SpecError(field, f"must be sizes separated by commas, e.g. 8,8,256 (got {text!r})") from None
-    if not shape or any(n < 0 for n in shape) or len(shape) > _MAX_DIMS:
-        raise SpecError(field, f"must be 1 to {_MAX_DIMS} sizes >= 0, e.g. 8,8,256 (got {text!r})")
-    if math.prod(shape) > _MAX_NUMEL:
-        raise SpecError(field, f"is too large: {math.prod(shape)} elements, more than torch's int64 sizes hold (got {text!r})")
-    return shape
-
-
-def parse_dtype(field: str, text: str, allowed: tuple[str, ...] = INPUT_DTYPES) -> str:
-    name = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32"}.get(text.strip().lower(), text.strip().lower())
-    name = name.removeprefix("torch.")
-    if name not in allowed:
-        raise SpecError(field, f"must be one of {', '.join(allowed)} (got {text!r})")
-    return name
-
+from rnnshape.spec import RNNSpec
 
 @dataclass
 class CheckReport:
@@ -92,15 +61,10 @@ def check(spec: RNNSpec, input_shape: tuple[int, ...], *, h0_shape: tuple[int, .
           c0_shape: tuple[int, ...] | None = None, input_dtype: str | None = None,
           lengths: tuple[int, ...] | None = None, enforce_sorted: bool = True, max_memory: int | None = None) -> CheckReport:
     """Feed the layer `spec` describes tensors of these shapes; raises SpecError for flags that cannot apply."""
-    if c0_shape is not None and not spec.lstm:
-        raise SpecError("c0_shape", f"is for lstm and lstmcell: nn.{spec.module_name} has no cell state")
-    if c0_shape is not None and h0_shape is None:
-        raise SpecError("c0_shape", "needs --h0-shape too: an LSTM takes its state as (h_0, c_0), both or neither")
-    if lengths is not None and spec.is_cell:
-        raise SpecError("lengths", f"is for layers, not cells: nn.{spec.module_name} takes one time step, not a packed sequence")
+    refuse_inapplicable(spec, h0_shape=h0_shape, c0_shape=c0_shape, lengths=lengths)
     input_dtype = input_dtype or spec.dtype
-    elements = math.prod(input_shape) * _ITEM_BYTES[input_dtype]
-    elements += sum(math.prod(s) * _ITEM_BYTES[spec.dtype] for s in (h0_shape, c0_shape) if s is not None)
+    elements = math.prod(input_shape) * ITEM_BYTES[input_dtype]
+    elements += sum(math.prod(s) * ITEM_BYTES[spec.dtype] for s in (h0_shape, c0_shape) if s is not None)
     refuse_if_too_big(elements + theory.parameter_bytes(spec) * 2, device=spec.device,
                       available=available_bytes() if spec.device in ("cpu", "mps") else None, max_memory=max_memory,
                       what="these tensors", hint="give smaller shapes")

@@ -123,8 +123,8 @@ class Situation:
         x, h, c = self.x, self.h, self.c
         words: dict[str, Any] = {k: "?" for k in ("H_in", "H", "H_out", "P", "D", "layers", "N", "L", "got", "hN", "h_rows",
                                                     "forgot", "fixed_module", "x_shape", "h_shape", "c_shape", "x_dtype",
-                                                    "x_device", "state_dtype", "state_device", "squeeze", "flatten")}
-        words.update(where=self.where or "the model", var=_variable(self.where), seq_dim=self.seq_dim, module=self.module, rows=self.rows, bd=self.batch_dim,
+                                                    "x_device", "state_dtype", "state_device")}
+        words.update(where=self.where or self.module, var=_variable(self.where), seq_dim=self.seq_dim, module=self.module, rows=self.rows, bd=self.batch_dim,
                      w_dtype=self.weight_dtype, w_device=self.weight_device, message=self.message.splitlines()[0] if self.message else "")
         if spec is not None:
             words.update(H_in=spec.input_size, H=spec.hidden_size, H_out=spec.h_out, P=spec.proj_size,
@@ -134,15 +134,23 @@ class Situation:
         if x is not None:
             words.update(x_shape=shape_text(x.shape), x_dtype=x.dtype, x_device=x.device, got=x.shape[-1] if x.shape else "?",
                          N=self.N if self.N is not None else "?", L=self.other if self.other is not None else "?",
-                         ndim=len(x.shape), squeeze=_first_singleton(x.shape), flatten=_flatten_size(x.shape, self.input_ndim[0]))
+                         ndim=len(x.shape))
             if spec is not None and x.shape:
                 words["fixed_module"] = theory.constructor_text(replace(spec, input_size=max(1, x.shape[-1])))
         if spec is not None:
+            words["layer_name"] = spec.module_name.removesuffix("Cell")
             words["zeros_for_batch"] = (f"input.size(0), {spec.hidden_size}" if spec.is_cell
                                         else f"{self.rows}, input.size({self.batch_dim}), {spec.h_out}")
         if spec is not None and not spec.is_cell:
             words["flipped_module"] = theory.constructor_text(replace(spec, batch_first=not spec.batch_first))
+        if x is not None and len(x.shape) > self.input_ndim[0]:
+            singleton = next((i for i, n in enumerate(x.shape) if n == 1), None)
+            keep = self.input_ndim[0] - 1  # the dims before the features: (L, N) or (N,)
+            words["extra_dims_fix"] = (f"input = input.squeeze({singleton})" if singleton is not None else
+                                       f"input = input.flatten({keep})  # then input_size = {math.prod(x.shape[keep:])}")
         if h is not None:
+            rows = h.shape[0] if h.shape else None
+            words["h_rows_text"] = "?" if rows is None else f"{rows} row" + ("" if rows == 1 else "s")
             words.update(h_shape=shape_text(h.shape), h_rows=h.shape[0] if h.shape else "?",
                          hN=self.state_batch(h) if self.state_batch(h) is not None else "?")
         if c is not None:
@@ -171,14 +179,6 @@ def _forgotten(spec: RNNSpec, got: int | None) -> str:
     return f"{got} given"
 
 
-def _first_singleton(shape: tuple[int, ...]) -> str:
-    return str(next((i for i, n in enumerate(shape) if n == 1), "?"))
-
-
-def _flatten_size(shape: tuple[int, ...], ndim: int) -> str:
-    return str(math.prod(shape[ndim - 1:])) if len(shape) > ndim else "?"
-
-
 @dataclass(frozen=True)
 class Cause:
     """One way a call goes wrong: how to recognise it, what to say, and the fix (templates over Situation.words())."""
@@ -194,7 +194,7 @@ def _is_int(dtype: str) -> bool:
 
 
 def _state_rows_short(s: Situation) -> bool:
-    return s.layer and any(len(t.shape) == 3 and t.shape[0] != s.rows for t in s.states)
+    return s.layer and not _state_laid_out_batch_first(s) and any(len(t.shape) == 3 and t.shape[0] != s.rows for t in s.states)
 
 
 def _batch_first_data(s: Situation) -> bool:
@@ -221,16 +221,20 @@ CAUSES: tuple[Cause, ...] = (
           "input = torch.nn.utils.rnn.pack_sequence(sequences, enforce_sorted=False)  # or torch.stack(sequences) if they are equally long"),
     Cause("LSTM state not a tuple",
           lambda s: s.spec is not None and s.spec.lstm and s.given is not None and s.given.state_form in ("tensor", "tuple of 1"),
-          "nn.{name} takes its state as one tuple (h_0, c_0); it was given h_0 alone, and torch's error about an index says only that c_0 is missing",
+          "nn.{name} takes its state as one tuple (h_0, c_0); it was given h_0 alone, and torch read h_0[0] as h_0 and h_0[1] as c_0, so its error says nothing of the missing c_0",
           "output, (h_n, c_n) = {var}(input, (h_0, c_0))  # c_0: torch.zeros_like(h_0) without proj_size"),
     Cause("state a tuple where a tensor belongs",
           lambda s: s.spec is not None and not s.spec.lstm and s.given is not None and s.given.state_form.startswith("tuple"),
           "nn.{name} takes h_0 as one tensor; a tuple (h_0, c_0) is nn.LSTM's state",
           "output, h_n = {var}(input, h_0)  # not (h_0, c_0)"),
+    Cause("a sequence to a cell",
+          lambda s: s.cell and s.x is not None and len(s.x.shape) == 3,
+          "nn.{name} takes one time step (N, H_in); this input {x_shape} is a whole sequence (L, N, H_in): the cell is stepped in a loop",
+          "for x_t in input: h = {var}(x_t, h)  # or nn.{layer_name} for the whole sequence"),
     Cause("input dims",
-          lambda s: s.x is not None and s.spec is not None and len(s.x.shape) > s.input_ndim[0],
+          lambda s: s.x is not None and s.spec is not None and len(s.x.shape) > s.input_ndim[0] and not (s.cell and len(s.x.shape) == 3),
           "nn.{name} takes {ndim_wanted} input; this one is {ndim}-D {x_shape}: an extra dimension (a channel, or a batch of batches)",
-          "input = input.squeeze({squeeze})  # or input.flatten({flatten_from}), then input_size = {flatten}"),
+          "{extra_dims_fix}"),
     Cause("input too few dims",
           lambda s: s.x is not None and s.spec is not None and len(s.x.shape) < s.input_ndim[1],
           "nn.{name} takes {ndim_wanted} input; this one is {ndim}-D {x_shape}",
@@ -289,7 +293,7 @@ CAUSES: tuple[Cause, ...] = (
           "h_0 = torch.zeros({zeros_for_batch})  # made for each batch; or DataLoader(..., drop_last=True)"),
     Cause("state rows",
           _state_rows_short,
-          "the state has {h_rows} rows; nn.{name} with num_layers={layers} and D={D} needs D*num_layers = {rows}, one per layer and direction ({forgot})",
+          "the state has {h_rows_text}; nn.{name} with num_layers={layers} and D={D} needs D*num_layers = {rows}, one per layer and direction ({forgot})",
           "h_0 = torch.zeros({rows}, {N}, {H_out})  # row = layer * D + direction"),
     Cause("h_0 of hidden_size with proj_size",
           lambda s: s.spec is not None and s.spec.proj_size > 0 and s.h is not None and s.h.shape[-1:] == (s.spec.hidden_size,),
@@ -372,7 +376,6 @@ def explain(situation: Situation) -> Explanation:
     if situation.spec is not None:
         words["ndim_wanted"] = _INPUT_DIMS[situation.spec.is_cell]
         words["reshape"] = "1, -1" if situation.cell else "1, 1, -1"
-        words["flatten_from"] = situation.input_ndim[0] - 1
     if situation.given is not None:
         words["input_type"] = getattr(situation.given.input, "type", "?")
     filled = _Words(words)
@@ -428,6 +431,16 @@ def _expected(s: Situation) -> list[tuple[str, tuple[int, ...] | None, str]]:
     return out
 
 
+def _input_form(s: Situation, x: TensorFacts) -> list[str]:
+    """What keeps an input from being one the module takes at all: its number of dims, or no time steps."""
+    batched, unbatched = s.input_ndim
+    if len(x.shape) not in (batched, unbatched):
+        return [f"input: {len(x.shape)}-D {shape_text(x.shape)}, expected {_INPUT_DIMS[s.cell]}"]
+    if s.layer and x.shape[s.seq_dim] == 0:
+        return [f"input: L (dim {s.seq_dim}) is 0, expected at least one time step"]
+    return []
+
+
 def _with_sizes(dims: tuple[str, ...], spec: RNNSpec) -> str:
     """Dims with the sizes the config fixes: (L, N, H_in=10)."""
     sizes = {"H_in": spec.input_size, "H": spec.hidden_size, "H_out": spec.h_out, "H_cell": spec.hidden_size,
@@ -459,8 +472,12 @@ def _differences(s: Situation, expected: list[tuple[str, tuple[int, ...] | None,
                 out += [f"{name}: {names[i]} is {got}, expected {want}" for i, (got, want) in enumerate(zip(tensor.shape, shape)) if got != want]
         elif s.spec is not None and name == "input" and tensor.shape and tensor.shape[-1] != s.spec.input_size:
             out.append(f"{name}: H_in is {tensor.shape[-1]}, expected input_size {s.spec.input_size}")
+        if s.spec is not None and name == "input" and shape is None and not isinstance(facts, PackedFacts):
+            out += _input_form(s, tensor)
         if s.spec is not None and tensor.dtype != s.spec.dtype:
             out.append(f"{name}: dtype {tensor.dtype}, expected {s.spec.dtype} (the weights' dtype)")
         if s.spec is not None and tensor.device != s.spec.device:
             out.append(f"{name}: on {tensor.device}, expected {s.spec.device} (where the weights are)")
+    if s.spec is not None and s.spec.lstm and s.given is not None and s.given.h_0 is not None and s.given.c_0 is None:
+        out.append("c_0: not given while h_0 is; nn.LSTM takes both, as the tuple (h_0, c_0), or neither")
     return out

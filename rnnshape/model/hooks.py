@@ -98,7 +98,7 @@ class Recorder:
 
     def _refused(self, path: str, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], raised: BaseException) -> None:
         if explanation_of(raised) is None:  # the innermost module's hook runs first
-            attach(raised, explain_module_call(module, args, kwargs, raised, path))
+            attach(raised, lambda: explain_module_call(module, args, kwargs, raised, path))
 
     def _returned(self, path: str, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         with self._lock:

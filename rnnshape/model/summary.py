@@ -10,6 +10,7 @@ raises, and the caller's random state put back.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,19 +121,24 @@ def run_model(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *, keep
     torch = probe.import_torch()
     w = watch(model)
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
-    try:
-        # fork_rng: a model in training mode draws dropout masks; the caller's random state stays as it was.
-        with w, torch.random.fork_rng(devices=devices), torch.no_grad():
-            model(*args, **kwargs)
-    except Exception as exc:
-        if not keep_error:
-            raise
-        from rnnshape.model.call import explain_module_call, explanation_of
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            # fork_rng: a model in training mode draws dropout masks; the caller's random state stays as it was.
+            with w, torch.random.fork_rng(devices=devices), torch.no_grad():
+                model(*args, **kwargs)
+        except Exception as exc:
+            if not keep_error:
+                raise
+            from rnnshape.model.call import explain_module_call, explanation_of
 
-        result = w.summary()
-        result.error = explanation_of(exc) or explain_module_call(model, args, kwargs, exc, "")
-        return result
-    return w.summary()
+            error = explanation_of(exc) or explain_module_call(model, args, kwargs, exc, "")
+    result = w.summary()
+    result.error = error
+    # torch's warnings, as notes (the oneDNN one about proj_size, say), each once.
+    result.notes += list(dict.fromkeys(f"torch warned: {probe.clean_warning(str(c.message))}" for c in caught))
+    return result
 
 
 def summary_of(model: Any, recorder: Recorder) -> Summary:

@@ -19,21 +19,24 @@ from typing import Any
 
 from rnnshape.errors import ArgumentProblem, SpecError
 from rnnshape.memory import available_bytes, refuse_if_too_big
-from rnnshape.model.check import parse_dtype, parse_shape
+from rnnshape.model.shapes import ITEM_BYTES, parse_dtype, parse_shape
 from rnnshape.model.module import type_name
-
-_ITEM_BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4}
-
 
 def _problem(target: str, message: str) -> ArgumentProblem:
     return ArgumentProblem("TARGET", "target", f"{target!r} {message}")
 
 
-def load_model(target: str) -> Any:
-    """The nn.Module TARGET names, its factory called; ArgumentProblem (exit 2) for every way that fails."""
+def parse_target(target: str) -> tuple[str, str]:
+    """(where, attribute) of path/to/file.py:factory or package.module:factory; checked before anything is imported."""
     where, sep, attribute = target.strip().rpartition(":")
     if not sep or not where or not attribute:
         raise _problem(target, "must be path/to/file.py:factory or package.module:factory")
+    return where, attribute
+
+
+def load_model(target: str) -> Any:
+    """The nn.Module TARGET names, its factory called; ArgumentProblem (exit 2) for every way that fails."""
+    where, attribute = parse_target(target)
     module = _import(target, where)
     obj: Any = module
     for part in attribute.split("."):
@@ -101,7 +104,7 @@ def make_inputs(model: Any, inputs: list[tuple[tuple[int, ...], str]], high: int
                 max_memory: int | None = None) -> tuple[Any, ...]:
     """One tensor per (shape, dtype), drawn from `seed` on the model's device; integer ids in [0, N)."""
     upper = _high(model, high) if any(kind.startswith("int") for _, kind in inputs) else None
-    needed = sum(math.prod(shape) * _ITEM_BYTES[kind] for shape, kind in inputs)
+    needed = sum(math.prod(shape) * ITEM_BYTES[kind] for shape, kind in inputs)
     refuse_if_too_big(needed, device="cpu", available=available_bytes(), max_memory=max_memory, what="these inputs",
                       hint="give smaller --input-shape sizes")
     from rnnshape import probe
