@@ -367,7 +367,7 @@ InputSeedOption = Annotated[
 ]
 TargetArgument = Annotated[
     str,
-    typer.Argument(metavar="TARGET", show_default=False,
+    typer.Argument(metavar="TARGET", show_default=False, rich_help_panel="Model",
                    help="path/to/file.py:factory or package.module:factory: a callable returning the model, or the model itself."),
 ]
 

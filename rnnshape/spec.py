@@ -35,7 +35,7 @@ GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 # field -> the value a cell has implicitly (seq_len: none, a cell takes one step).
 _LAYER_ONLY = {"num_layers": 1, "bidirectional": False, "proj_size": 0, "batch_first": False, "dropout": 0.0}
 # What a saved layer's keys cannot tell (state_dict.find), and the value assumed for its dummy run.
-UNKNOWN_FROM_KEYS = {"nonlinearity": "tanh (relu has the same keys)", "batch_first": "False (a forward argument, not a parameter)",
+UNKNOWN_FROM_KEYS = {"nonlinearity": "tanh (relu has the same keys)", "batch_first": "False (a constructor argument that no key holds)",
                      "dropout": "0.0 (no parameter; and a dummy run in eval mode drops nothing)"}
 # The RNNSpec fields a found layer's run may still be given: what the keys cannot
 # tell, then the dummy input's own (the checkpoint command's flags). Here, not in

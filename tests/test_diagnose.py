@@ -150,7 +150,9 @@ def test_constructor_text_and_fix_read_as_code():
     _, explanation = refused(lambda: rnnshape.inspect(nn.LSTM(4, 8), x(5, 2, 4), (z(1, 3, 8), z(1, 3, 8))))
     text = explanation.text()
     assert text.splitlines()[0] == "rnnshape: nn.LSTM(4, 8) refused what it was given"
-    assert "  fix       h_0 = torch.zeros(1, input.size(1), 8)" in text
+    assert "  fix       h_0 = c_0 = torch.zeros(1, input.size(1), 8)" in text  # both states, made per batch
+    _, projected = refused(lambda: rnnshape.inspect(nn.LSTM(4, 8, proj_size=3), x(5, 2, 4), (z(1, 3, 3), z(1, 3, 8))))
+    assert projected.causes[0][2].startswith("h_0, c_0 = torch.zeros(1, input.size(1), 3), torch.zeros(1, input.size(1), 8)")
     _, explanation = refused(lambda: rnnshape.inspect(nn.GRU(4, 8), x(3, 5, 4), z(1, 3, 8)))
     assert explanation.causes[0][2] == "rnn = nn.GRU(4, 8, batch_first=True)  # or: input = input.transpose(0, 1)"
     assert explanation.differences == ["h_0: N is 3, expected 5"]
@@ -250,6 +252,8 @@ CHECK_CASES = [
                  "input dtype (torch.int64)", id="token-ids"),
     pytest.param("h_0 of hidden_size with proj_size", RNNSpec(mode="lstm", input_size=4, hidden_size=8, proj_size=4),
                  (5, 3, 4), {"h0_shape": (1, 3, 8), "c0_shape": (1, 3, 8)}, "Expected hidden[0] size (1, 3, 4)", id="proj"),
+    pytest.param("one length per sequence", RNNSpec(mode="gru", input_size=4, hidden_size=8), (5, 2, 4), {"lengths": (5, 3, 2)},
+                 "Expected `len(lengths)` to be equal to batch_size", id="lengths-per-sequence"),
     pytest.param("state rows", RNNSpec(mode="gru", input_size=4, hidden_size=8, num_layers=2, bidirectional=True),
                  (5, 3, 4), {"h0_shape": (2, 3, 8)}, "Expected hidden size (4, 3, 8)", id="rows"),
 ]

@@ -80,6 +80,8 @@ def test_anything_else_is_a_type_error_naming_what_is_accepted():
             verify(value)
         with pytest.raises(TypeError):
             RNNSpec.from_module(value)
+    with pytest.raises(TypeError, match=r"for a whole model, summary\(model, \*inputs\)"):
+        inspect(nn.Sequential(nn.Embedding(3, 2), nn.LSTM(2, 3)))
     with pytest.raises(TypeError, match="live module"):
         inspect(RNNSpec(), torch.zeros(5, 3, 10))
     with pytest.raises(TypeError, match="live module"):

@@ -43,7 +43,7 @@ def test_the_issues_example_is_refused_explained_and_exit_1():
     assert result.exit_code == 1
     assert "torch said: RuntimeError: Expected hidden[0] size (1, 8, 256), got [1, 32, 256]" in result.stdout
     assert "likely cause: h_0 was made for a batch of 32" in result.stdout
-    assert "fix: h_0 = torch.zeros(1, input.size(1), 256)" in result.stdout
+    assert "fix: h_0 = c_0 = torch.zeros(1, input.size(1), 256)  # per batch; or DataLoader(drop_last=True)" in result.stdout
     assert result.stderr.startswith("failed: torch refused these shapes: Expected hidden[0] size") and result.stderr.count("\n") == 1
 
 

@@ -287,3 +287,28 @@ def test_render_every_format():
     csv = render(result, "csv").splitlines()
     assert csv[0] == "path,type,depth,parameters,calls,outputs" and len(csv) == 1 + len(result.rows)
     assert rnnshape.summary is summary
+
+
+def test_calls_that_raised_are_rows_and_watch_keeps_the_explanation():
+    from rnnshape.model.summary import run_model
+
+    model = Seq2Seq()
+    kept = run_model(model, (torch.randn(3, 5, 7),), {}, keep_error=True)  # the command line's way: not re-raised
+    rows = {row.path: row.outputs.shown for row in kept.rows}
+    assert rows[""] == {"raised RuntimeError": 1} and rows["encoder"] == {"raised RuntimeError": 1}
+    assert rows["decoder"] == {} and kept.error.where == "encoder" and not kept.ok
+    with pytest.raises(RuntimeError):
+        with watch(model) as w:
+            model(torch.randn(3, 5, 4))  # a call that works
+            model(torch.randn(3, 5, 7))  # and one that does not
+    result = w.summary()
+    assert result.error is not None and result.error.causes[0][0] == "input features" and not result.ok
+    assert {row.path: row.outputs.calls for row in result.rows}["encoder"] == 2
+
+
+def test_the_training_note_only_where_something_drops():
+    quiet = summary(Tagger(), torch.randint(0, 50, (2, 3)))
+    assert not any("training mode" in n for n in quiet.notes)
+    dropping = nn.Sequential(nn.Dropout(0.1), nn.GRU(3, 4))
+    assert any("training mode" in n for n in summary(dropping, torch.randn(2, 1, 3)).notes)
+    assert not any("training mode" in n for n in summary(dropping.eval(), torch.randn(2, 1, 3)).notes)

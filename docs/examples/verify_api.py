@@ -1,7 +1,6 @@
 """verify from Python: the equations, looped by hand in float64, against torch."""
 
-from rnnshape import RNNSpec
-from rnnshape.verification import verify
+from rnnshape import RNNSpec, verify
 
 report = verify(RNNSpec(mode="gru", num_layers=2, bidirectional=True))
 print(f"atol={report.atol:g} rtol={report.rtol:g} for {report.dtype}")

@@ -67,7 +67,7 @@ def check(spec: RNNSpec, input_shape: tuple[int, ...], *, h0_shape: tuple[int, .
     elements += sum(math.prod(s) * ITEM_BYTES[spec.dtype] for s in (h0_shape, c0_shape) if s is not None)
     refuse_if_too_big(elements + theory.parameter_bytes(spec) * 2, device=spec.device,
                       available=available_bytes() if spec.device in ("cpu", "mps") else None, max_memory=max_memory,
-                      what="these tensors", hint="give smaller shapes")
+                      what="a run on tensors of these shapes", hint="give smaller shapes")
 
     from rnnshape import probe
     from rnnshape.model.live import inspect_module
@@ -78,6 +78,7 @@ def check(spec: RNNSpec, input_shape: tuple[int, ...], *, h0_shape: tuple[int, .
     hx = h_0 if c_0 is None else (h_0, c_0)
     given = Given.of(x, hx)
     if lengths is not None:
+        _zero_padding(x, lengths, spec.batch_first)
         try:
             x = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), batch_first=spec.batch_first,
                                                         enforce_sorted=enforce_sorted)
@@ -94,6 +95,15 @@ def check(spec: RNNSpec, input_shape: tuple[int, ...], *, h0_shape: tuple[int, .
             raise
         return CheckReport(spec, given, None, explanation)
     return CheckReport(replace(spec, **_run_fields(report.spec)), given, report, None)
+
+
+def _zero_padding(x: Any, lengths: tuple[int, ...], batch_first: bool) -> None:
+    """Zeros after each sequence's length, as a real padded batch holds (where the lengths fit the batch)."""
+    if x.dim() != 3 or x.device.type == "meta":
+        return
+    steps = x.transpose(0, 1) if batch_first else x  # a view: (L, N, H_in)
+    for i, n in enumerate(lengths[: steps.shape[1]]):
+        steps[n:, i] = 0
 
 
 def _run_fields(spec: RNNSpec) -> dict[str, Any]:

@@ -139,8 +139,10 @@ class Situation:
                 words["fixed_module"] = theory.constructor_text(replace(spec, input_size=max(1, x.shape[-1])))
         if spec is not None:
             words["layer_name"] = spec.module_name.removesuffix("Cell")
-            words["zeros_for_batch"] = (f"input.size(0), {spec.hidden_size}" if spec.is_cell
-                                        else f"{self.rows}, input.size({self.batch_dim}), {spec.h_out}")
+            # Fresh states, made for the batch at hand: (h_0, c_0) both for an LSTM, c_0 of hidden_size.
+            batch = "input.size(0)" if spec.is_cell else f"input.size({self.batch_dim})"
+            words["states_for_batch"] = _zeros(spec, self.rows, batch)
+            words["states_for_N"] = _zeros(spec, self.rows, str(self.N) if self.N is not None else "N")
         if spec is not None and not spec.is_cell:
             words["flipped_module"] = theory.constructor_text(replace(spec, batch_first=not spec.batch_first))
         if x is not None and len(x.shape) > self.input_ndim[0]:
@@ -162,6 +164,15 @@ class Situation:
         if away is not None:
             words["state_device"] = away.device
         return words
+
+
+def _zeros(spec: RNNSpec, rows: int, batch: str) -> str:
+    """The assignment that makes fresh states for this module: h_0 (and c_0, of hidden_size, for an LSTM)."""
+    lead = f"{batch}" if spec.is_cell else f"{rows}, {batch}"
+    h = f"torch.zeros({lead}, {spec.h_out})"
+    if spec.lstm and spec.h_out != spec.hidden_size:  # proj_size: h_0 projected, c_0 of hidden_size
+        return f"h_0, c_0 = {h}, torch.zeros({lead}, {spec.hidden_size})"
+    return f"h_0 = c_0 = {h}" if spec.lstm else f"h_0 = {h}"
 
 
 def _variable(where: str) -> str:
@@ -218,7 +229,7 @@ CAUSES: tuple[Cause, ...] = (
     Cause("input is not a tensor",
           lambda s: s.given is not None and isinstance(s.given.input, OtherFacts),
           "{where} was given a {input_type} as its input; nn.{name} takes one tensor, or a PackedSequence for sequences of different lengths",
-          "input = torch.nn.utils.rnn.pack_sequence(sequences, enforce_sorted=False)  # or torch.stack(sequences) if they are equally long"),
+          "input = nn.utils.rnn.pack_sequence(input, enforce_sorted=False)  # or torch.stack(input)"),
     Cause("LSTM state not a tuple",
           lambda s: s.spec is not None and s.spec.lstm and s.given is not None and s.given.state_form in ("tensor", "tuple of 1"),
           "nn.{name} takes its state as one tuple (h_0, c_0); it was given h_0 alone, and torch read h_0[0] as h_0 and h_0[1] as c_0, so its error says nothing of the missing c_0",
@@ -246,7 +257,7 @@ CAUSES: tuple[Cause, ...] = (
     Cause("token ids",
           lambda s: s.x is not None and s.spec is not None and _is_int(s.x.dtype),
           "{x_dtype} input looks like token ids; nn.{name} takes float features, so ids go through an nn.Embedding first",
-          "input = embedding(input)  # embedding = nn.Embedding(num_embeddings, {H_in}): (..., {H_in}) floats"),
+          "input = embedding(input)  # embedding = nn.Embedding(num_embeddings, {H_in})"),
     Cause("input dtype",
           lambda s: s.x is not None and s.spec is not None and not _is_int(s.x.dtype) and s.x.dtype != s.weight_dtype,
           "the input is {x_dtype} and the weights are {w_dtype}; torch converts neither",
@@ -262,7 +273,7 @@ CAUSES: tuple[Cause, ...] = (
     Cause("input features",
           lambda s: s.x is not None and s.spec is not None and len(s.x.shape) in s.input_ndim and s.x.shape[-1] != s.spec.input_size,
           "nn.{name} was built for input_size={H_in} features per step; the input's last dimension has {got}",
-          "{var} = {fixed_module}  # or bring the features to {H_in}, e.g. with nn.Linear({got}, {H_in})"),
+          "{var} = {fixed_module}  # or nn.Linear({got}, {H_in}) before it"),
     Cause("2-D state for batched input",
           lambda s: s.layer and s.batched and any(len(t.shape) == 2 for t in s.states),
           "batched 3-D input needs 3-D states (D*num_layers, N, H_out) = ({rows}, {N}, {H_out}); a 2-D (N, H) state is a cell's",
@@ -290,11 +301,11 @@ CAUSES: tuple[Cause, ...] = (
     Cause("last batch smaller",
           _last_batch_smaller,
           "h_0 was made for a batch of {hN} (by an init_hidden(batch_size) called once, say), but this batch has {N}: the last batch of an epoch is smaller unless the data divides by the batch size",
-          "h_0 = torch.zeros({zeros_for_batch})  # made for each batch; or DataLoader(..., drop_last=True)"),
+          "{states_for_batch}  # per batch; or DataLoader(drop_last=True)"),
     Cause("state rows",
           _state_rows_short,
           "the state has {h_rows_text}; nn.{name} with num_layers={layers} and D={D} needs D*num_layers = {rows}, one per layer and direction ({forgot})",
-          "h_0 = torch.zeros({rows}, {N}, {H_out})  # row = layer * D + direction"),
+          "{states_for_N}  # row = layer * D + direction"),
     Cause("h_0 of hidden_size with proj_size",
           lambda s: s.spec is not None and s.spec.proj_size > 0 and s.h is not None and s.h.shape[-1:] == (s.spec.hidden_size,),
           "with proj_size={P}, h_0 and h_n hold the projected state: H_out = proj_size = {P}, not hidden_size {H} (only c_0 keeps hidden_size)",
@@ -306,15 +317,19 @@ CAUSES: tuple[Cause, ...] = (
     Cause("unsorted lengths",
           lambda s: "must be sorted in decreasing order" in s.message,
           "pack_padded_sequence was given lengths that are not in decreasing order, with enforce_sorted=True (its default)",
-          "packed = pack_padded_sequence(x, lengths, batch_first=..., enforce_sorted=False)  # torch sorts, and h_n comes back in the batch's order"),
+          "packed = pack_padded_sequence(x, lengths, enforce_sorted=False)  # torch sorts, h_n comes back in order"),
+    Cause("one length per sequence",
+          lambda s: "Expected `len(lengths)` to be equal to batch_size" in s.message,
+          "pack_padded_sequence takes one length per sequence of the batch, and the batch is dim 1 of the padded input (dim 0 with batch_first=True)",
+          "packed = pack_padded_sequence(x, lengths, batch_first=True)  # if x is (N, L, H_in)"),
     Cause("float ids to nn.Embedding",
           lambda s: s.module_type == "Embedding" and "'indices'" in s.message,
           "nn.Embedding takes integer token ids, and was given floats",
-          "input = input.long()  # rnnshape summary: --input-dtype int64"),
+          "input = input.long()  # summary: --input-dtype int64"),
     Cause("token id out of range",
           lambda s: s.module_type == "Embedding" and "index out of range" in s.message,
           "a token id is at least num_embeddings: nn.Embedding has a row for ids 0 .. num_embeddings-1 only",
-          "ids = ids.clamp(max=embedding.num_embeddings - 1)  # rnnshape summary: --input-high N draws ids in [0, N)"),
+          "ids = ids.clamp(max=embedding.num_embeddings - 1)  # summary: --input-high N draws ids in [0, N)"),
 )
 
 
@@ -353,6 +368,8 @@ class Explanation:
         """What is said where no known cause fits: the facts, without a guess."""
         if self.differences:
             return "none of the known causes fits; the differences above are what torch refused"
+        if not self.expected:  # no formulas for what it takes: nothing to compare, so nothing is claimed
+            return "none of the known causes fits; torch's message is all there is"
         return "none of the known causes fits, and the shapes are the ones the module takes: torch's message is all there is"
 
     def to_dict(self) -> dict[str, Any]:

@@ -41,11 +41,18 @@ class Outputs:
     data: dict[str, Any] = field(default_factory=dict)  # structure_text -> structure() (the JSON form)
 
     def add(self, result: Any) -> None:
-        text = structure_text(result)
+        self._count(structure_text(result), lambda: structure(result))
+
+    def add_raised(self, exc: BaseException) -> None:
+        """A call that raised: counted, and shown by what it raised."""
+        kind = type(exc).__name__
+        self._count(f"raised {kind}", lambda: {"kind": "raised", "type": kind})
+
+    def _count(self, text: str, data: Any) -> None:
         self.calls += 1
         self.shown[text] = self.shown.get(text, 0) + 1
         if text not in self.data:
-            self.data[text] = structure(result)
+            self.data[text] = data()
 
 
 @dataclass
@@ -66,6 +73,7 @@ class Recorder:
         self.outputs: dict[str, Outputs] = {}
         self.groups: dict[tuple[Any, ...], Group] = {}
         self.notes: list[str] = []
+        self.error: Any = None  # the Explanation of an exception a forward raised, once it left the watched code
         self._handles: list[Any] = []
         self._lock = threading.Lock()  # DataParallel runs its replicas' forwards in threads
 
@@ -97,6 +105,8 @@ class Recorder:
         return after_forward
 
     def _refused(self, path: str, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], raised: BaseException) -> None:
+        with self._lock:
+            self.outputs.setdefault(path, Outputs()).add_raised(raised)
         if explanation_of(raised) is None:  # the innermost module's hook runs first
             attach(raised, lambda: explain_module_call(module, args, kwargs, raised, path))
 
@@ -152,8 +162,10 @@ class watch:
         self._recorder.install()
         return self
 
-    def __exit__(self, *exc_info: Any) -> bool:
+    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> bool:
         self._recorder.remove()
+        if exc is not None and explanation_of(exc) is not None:  # a module refused its arguments: the summary says so
+            self._recorder.error = explanation_of(exc)
         return False  # never swallow
 
     def summary(self) -> Any:

@@ -57,7 +57,9 @@ def short_type_name(value: Any) -> str:
 
 
 def refuse(value: Any) -> TypeError:
-    return TypeError(f"rnnshape takes an RNNSpec or a live {ACCEPTED}; got {type_name(value)}")
+    nn = _nn()
+    hint = "; for a whole model, summary(model, *inputs)" if nn is not None and isinstance(value, nn.Module) else ""
+    return TypeError(f"rnnshape takes an RNNSpec or a live {ACCEPTED}; got {type_name(value)}{hint}")
 
 
 def spec_of(module: Any, **dummy_fields: Any) -> RNNSpec:

@@ -39,6 +39,7 @@ def definitions() -> dict[str, dict[str, Any]]:
         _closed({"kind": {"const": "dict"}, "items": {"type": "object", "additionalProperties": _ref("structure")}}),
         _closed({"kind": {"const": "none"}}),
         _closed({"kind": {"const": "other"}, "type": _text("The type of what came back: no tensor.")}),
+        _closed({"kind": {"const": "raised"}, "type": _text("The exception the call raised instead of returning.")}),
     ]}
 
     explanation = _closed({

@@ -135,7 +135,7 @@ def run_model(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *, keep
 
             error = explanation_of(exc) or explain_module_call(model, args, kwargs, exc, "")
     result = w.summary()
-    result.error = error
+    result.error = error or result.error
     # torch's warnings, as notes (the oneDNN one about proj_size, say), each once.
     result.notes += list(dict.fromkeys(f"torch warned: {probe.clean_warning(str(c.message))}" for c in caught))
     return result
@@ -147,8 +147,8 @@ def summary_of(model: Any, recorder: Recorder) -> Summary:
     rows = [ModuleRow(path, short_type_name(module), sum(p.numel() for p in module.parameters()), recorder.outputs.get(path, Outputs()))
             for path, module in model.named_modules()]
     notes = list(recorder.notes)
-    if model.training:
-        notes.append("the model ran in training mode: dropout acted (the shapes are the same in eval mode)")
+    if model.training and any(_drops(m) for m in model.modules()):
+        notes.append("the model ran in training mode, so its dropout acted (the shapes are the same in eval mode)")
     if recorder.groups:
         notes.append("MACs count the recurrent calls only, each on the shapes it really got")
     return Summary(
@@ -160,4 +160,13 @@ def summary_of(model: Any, recorder: Recorder) -> Summary:
         recurrent_parameters=sum(p.numel() for p in recurrent.values()),
         training=model.training,
         notes=notes,
+        error=recorder.error,
     )
+
+
+def _drops(module: Any) -> bool:
+    """A module that acts differently in training: nn.Dropout and its kin, or a recurrent layer with dropout > 0."""
+    if "Dropout" in type(module).__name__:
+        return True
+    p = getattr(module, "dropout", 0)
+    return isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0

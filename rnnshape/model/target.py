@@ -105,7 +105,7 @@ def make_inputs(model: Any, inputs: list[tuple[tuple[int, ...], str]], high: int
     """One tensor per (shape, dtype), drawn from `seed` on the model's device; integer ids in [0, N)."""
     upper = _high(model, high) if any(kind.startswith("int") for _, kind in inputs) else None
     needed = sum(math.prod(shape) * ITEM_BYTES[kind] for shape, kind in inputs)
-    refuse_if_too_big(needed, device="cpu", available=available_bytes(), max_memory=max_memory, what="these inputs",
+    refuse_if_too_big(needed, device="cpu", available=available_bytes(), max_memory=max_memory, what="drawing these inputs",
                       hint="give smaller --input-shape sizes")
     from rnnshape import probe
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from rnnshape import theory
+from rnnshape.checkpoint_file import IN_MEMORY
 from rnnshape.checkpoint_report import CheckpointReport, LayerReport, shown
 from rnnshape.render.sections import FAILED, Section, given_parameters_section, notes_section, shape_sections, totals_section
 
@@ -28,7 +29,8 @@ def sections(report: CheckpointReport) -> list[Section]:
 
 def file_section(report: CheckpointReport) -> Section:
     contents = report.contents
-    where = "; ".join(f"checkpoint{s.where}: {_tensors(len(s.shapes))}" if s.path else f"the file itself: {_tensors(len(s.shapes))}"
+    whole = "the state_dict itself" if contents.format == IN_MEMORY else "the file itself"
+    where = "; ".join(f"checkpoint{s.where}: {_tensors(len(s.shapes))}" if s.path else f"{whole}: {_tensors(len(s.shapes))}"
                       for s in contents.state_dicts) or "none"
     found = ", ".join(f"{shown(layer.name)} (nn.{layer.report.spec.module_name})" for layer in report.layers) or "none"
     rows = [["format", contents.format], ["state_dicts", where], ["recurrent", found]]

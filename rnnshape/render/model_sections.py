@@ -7,6 +7,7 @@ groups of calls, and what torch refused and why.
 
 from __future__ import annotations
 
+from rnnshape import theory
 from rnnshape.model.check import CheckReport
 from rnnshape.model.diagnose import Explanation
 from rnnshape.model.hooks import Group
@@ -28,7 +29,7 @@ def summary_sections(summary: Summary) -> list[Section]:
 def modules_section(summary: Summary) -> Section:
     rows = []
     for row in summary.rows:
-        name = ("  " * row.depth) + (row.path.rsplit(".", 1)[-1] if row.path else summary.model)
+        name = row.path or summary.model  # the whole path: a tree that reads the same in every format
         shown = [text + (f" ×{count}" if count > 1 else "") for text, count in row.outputs.shown.items()] or [NOT_CALLED]
         rows.append([name, row.type, "; ".join(shown), f"{row.parameters:,}"])
     title = f"summary: {summary.model}, every module in tree order with what each call returned"
@@ -77,7 +78,7 @@ def check_sections(report: CheckReport) -> list[Section]:
     if report.report is None:
         assert report.explanation is not None
         return explanation_sections(report.explanation)
-    given = Section(f"check: {report.report.observation.module_repr} takes these", ["tensor", "given"],
+    given = Section(f"check: {theory.constructor_text(report.spec)} takes these", ["tensor", "given"],
                     [[name, "not given" if facts is None else facts.text()] for name, facts in report.given.items()
                      if facts is not None or name == "h_0" or (name == "c_0" and report.spec.lstm)], code={1})
     verdict = Section("result", [], [], lines=[f"{HELD} torch accepted these shapes; the shapes above are what it produced"]
