@@ -10,7 +10,6 @@ tell (nonlinearity, batch_first, dropout) is assumed, and said so, unless given.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,7 +17,7 @@ from typing import Any
 
 from rnnshape import checkpoint_file, theory
 from rnnshape.checkpoint_file import Contents, StateDict
-from rnnshape.errors import ExitStatus, FileProblem, SpecError
+from rnnshape.errors import FileProblem, SpecError, Verdict
 from rnnshape.probe import observe, unobserved
 from rnnshape.report import SCHEMA_VERSION, Report
 from rnnshape.spec import CHECKPOINT_FIELDS, DTYPES, UNKNOWN_FROM_KEYS, RNNSpec
@@ -114,7 +113,7 @@ class Inconsistent:
 
 
 @dataclass
-class CheckpointReport:
+class CheckpointReport(Verdict):
     contents: Contents
     layers: list[LayerReport]
     inconsistent: list[Inconsistent]
@@ -124,10 +123,6 @@ class CheckpointReport:
     @property
     def ok(self) -> bool:
         return not self.inconsistent and all(layer.report.ok for layer in self.layers)
-
-    @property
-    def exit_status(self) -> ExitStatus:
-        return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
 
     def to_dict(self) -> dict[str, Any]:
         return {

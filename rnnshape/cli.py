@@ -98,10 +98,9 @@ def inspect(
     check_svg_path(svg)
     limit = max_memory_bytes(max_memory)
     from rnnshape.core import inspect as run_inspect
-    from rnnshape.render import render
 
     report = run_inspect(spec, run=not no_run, max_memory=limit)
-    sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
+    _emit(report, fmt)
     if svg:
         from rnnshape.render import sections_of, table
 
@@ -133,11 +132,11 @@ def verify(
     check_svg_path(svg)
     atol_value, rtol_value = tolerance("atol", atol), tolerance("rtol", rtol)
     limit = max_memory_bytes(max_memory)
-    from rnnshape.render import render, sections_of
+    from rnnshape.render import sections_of
     from rnnshape.verification import verify as run_verify
 
     report = run_verify(spec, atol=atol_value, rtol=rtol_value, max_memory=limit)
-    sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
+    _emit(report, fmt)
     if svg:
         from rnnshape.render import table
 
@@ -260,10 +259,9 @@ def checkpoint(
     check_svg_path(svg)
     limit = max_memory_bytes(max_memory)
     from rnnshape.checkpoint_report import checkpoint as read_checkpoint, shown
-    from rnnshape.render import render
 
     report = read_checkpoint(file, layer=layer, run=not no_run, max_memory=limit, **overrides)
-    sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
+    _emit(report, fmt)
     if svg:
         from rnnshape.render import sections_of, table
 
@@ -299,25 +297,19 @@ def check(
     \b
     Example: rnnshape check --mode lstm --input-size 256 --hidden-size 256 --input-shape 8,8,256 --h0-shape 1,32,256 --c0-shape 1,32,256
     """
-    from rnnshape.model.shapes import parse_dtype, parse_shape, refuse_inapplicable
-    from rnnshape.spec import parse_lengths
+    from rnnshape.model.shapes import parse_dtype, parse_given_lengths, parse_shape, refuse_inapplicable
 
     fmt = check_format(format)
     shapes = parse_shape("input_shape", input_shape), optional_shape("h0_shape", h0_shape), optional_shape("c0_shape", c0_shape)
     dtype = None if input_dtype is None else parse_dtype("input_dtype", input_dtype)
-    packed = None if lengths is None else parse_lengths(lengths)
-    if packed is not None and any(n < 1 for n in packed):
-        from rnnshape.errors import SpecError
-
-        raise SpecError("lengths", f"must be positive integers, one per sequence (got {lengths!r})")
+    packed = None if lengths is None else parse_given_lengths(lengths)
     refuse_inapplicable(spec, h0_shape=shapes[1], c0_shape=shapes[2], lengths=packed)
     limit = max_memory_bytes(max_memory)
     from rnnshape.model.check import check as run_check
-    from rnnshape.render import render
 
     report = run_check(spec, shapes[0], h0_shape=shapes[1], c0_shape=shapes[2], input_dtype=dtype, lengths=packed,
                        enforce_sorted=enforce_sorted, max_memory=limit)
-    sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
+    _emit(report, fmt)
     if report.explanation is not None:
         e = report.explanation
         fix = f"; fix: {e.causes[0][2]}" if e.causes else ""
@@ -358,7 +350,6 @@ def summary(
     limit = max_memory_bytes(max_memory)
     from rnnshape.model.summary import run_model
     from rnnshape.model.target import forward_inputs, load_model, make_inputs
-    from rnnshape.render import render
 
     model = load_model(target)
     needed = forward_inputs(model)
@@ -368,7 +359,7 @@ def summary(
         raise SpecError("input_shape", f"is needed once per input: {type(model).__name__}.forward takes {', '.join(needed)} "
                                        f"({len(needed)}), and {len(inputs)} --input-shape were given")
     result = run_model(model, make_inputs(model, inputs, high, seed_value, limit), {}, keep_error=True)
-    sys.stdout.write(render(result, fmt, width=_width(), color=_color()))
+    _emit(result, fmt)
     if result.error is not None:
         e = result.error
         fix = f"; fix: {e.causes[0][2]}" if e.causes else ""
@@ -409,6 +400,13 @@ def _progress(total: int) -> Iterator[Callable[[], None]]:
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("sweep", total=total)
         yield lambda: progress.advance(task)
+
+
+def _emit(report: object, fmt: str) -> None:
+    """Any report, in the chosen format, on stdout: the one place every command prints its answer."""
+    from rnnshape.render import render
+
+    sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
 
 
 def _color() -> bool:

@@ -18,6 +18,16 @@ class ExitStatus(IntEnum):
     ENVIRONMENT = 3  # device missing, not enough memory, torch missing
 
 
+class Verdict:
+    """A report whose exit code follows from whether everything it checked held (`ok`): 0, else 1."""
+
+    ok: bool
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
+
+
 # Flags whose name is not simply the field name with dashes.
 _OPTION_FOR_FIELD = {"num_layers": "--layers"}
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnshape import cost, theory
-from rnnshape.errors import ExitStatus
+from rnnshape.errors import Verdict
 from rnnshape.probe import Observation
 from rnnshape.spec import RNNSpec
 from rnnshape.theory import shape_text
@@ -36,7 +36,7 @@ class Check:
 
 
 @dataclass
-class Report:
+class Report(Verdict):
     spec: RNNSpec
     observation: Observation
     tensors: list[theory.TensorInfo] = field(init=False)
@@ -91,10 +91,6 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.failed_checks
-
-    @property
-    def exit_status(self) -> ExitStatus:
-        return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
 
     # --- given weights (a checkpoint's, a live module's): do they still look like the init? --
     @property

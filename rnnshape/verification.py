@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from rnnshape import probe, theory
 from rnnshape import reference as reference_module
-from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
+from rnnshape.errors import EnvironmentProblem, SpecError, Verdict
 from rnnshape.memory import available_bytes, refuse_if_too_big
 from rnnshape.report import SCHEMA_VERSION
 from rnnshape.spec import RNNSpec
@@ -78,7 +78,7 @@ class Divergence:
 
 
 @dataclass
-class VerifyReport:
+class VerifyReport(Verdict):
     spec: RNNSpec
     atol: float
     rtol: float
@@ -91,10 +91,6 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.comparisons)
-
-    @property
-    def exit_status(self) -> ExitStatus:
-        return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
 
     @property
     def max_abs_error(self) -> float:

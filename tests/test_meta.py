@@ -12,7 +12,7 @@ with warnings.catch_warnings():
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from rnnshape import RNNSpec, inspect, probe
+from rnnshape import RNNSpec, inspect, meta_kernels
 from test_theory_vs_torch import build_torch, configs, documented_shapes
 
 import torch._meta_registrations as registrations  # noqa: E402  (after torch)
@@ -28,7 +28,7 @@ def _forward_shapes(cfg: dict, device: str, native: bool) -> dict[str, list[int]
     state = (h, torch.zeros(shapes["c_0"], device=device, dtype=dtype)) if cfg["mode"] == "lstm" else h
     with torch.no_grad():
         if native:
-            with probe.native_meta_kernels(torch) as swapped:
+            with meta_kernels.native_meta_kernels(torch) as swapped:
                 assert swapped, "this torch keeps its Python meta kernels elsewhere"
                 output, state_n = module(x, state)
         else:
@@ -79,7 +79,7 @@ def test_python_meta_kernels_are_restored_after_a_meta_inspect():
 def test_restored_even_when_the_forward_raises():
     before = _python_meta_state()
     with pytest.raises(RuntimeError):
-        with probe.native_meta_kernels(torch):
+        with meta_kernels.native_meta_kernels(torch):
             torch.nn.RNN(4, 5, device="meta")(torch.empty(2, 3, 6, device="meta"))  # wrong H_in
     assert _python_meta_state() == before
 

@@ -12,6 +12,7 @@ Explanation (diagnose.py) attached as a note: never swallowed, never replaced.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 from rnnshape import probe, theory
@@ -77,7 +78,7 @@ class Call:
         except (SpecError, EnvironmentProblem):
             raise
         except Exception as exc:
-            attach(exc, lambda: self.explain(exc))
+            attach(exc, partial(self.explain, exc))
             raise
 
     def seen(self, result: Any) -> probe.Run | None:
@@ -101,7 +102,7 @@ class Call:
             with torch.random.fork_rng(devices=[]), torch.no_grad(), probe.in_eval_mode(self.module):
                 self.module(*self.args, **self.kwargs)
         except Exception as exc:
-            attach(exc, lambda: self.explain(exc))
+            attach(exc, partial(self.explain, exc))
             raise
         shown = self.given.input.text() if self.given.input is not None else "no input"
         raise SpecError("input", f"torch accepted {shown} with state {self.given.state_form}, "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rnnshape import theory
-from rnnshape.errors import ExitStatus
+from rnnshape.errors import Verdict
 from rnnshape.memory import available_bytes, refuse_if_too_big
 from rnnshape.model.call import explanation_of
 from rnnshape.model.diagnose import Explanation, Situation, explain
@@ -24,7 +24,7 @@ from rnnshape.report import SCHEMA_VERSION, Report
 from rnnshape.spec import RNNSpec
 
 @dataclass
-class CheckReport:
+class CheckReport(Verdict):
     """What torch made of tensors of the given shapes: inspect's Report, or its refusal explained."""
 
     spec: RNNSpec  # the layer as the flags built it
@@ -39,10 +39,6 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return self.report is not None and self.report.ok
-
-    @property
-    def exit_status(self) -> ExitStatus:
-        return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
 
     def to_dict(self) -> dict[str, Any]:
         return {

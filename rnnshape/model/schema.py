@@ -13,7 +13,7 @@ from rnnshape.model.diagnose import CAUSES
 
 
 def definitions() -> dict[str, dict[str, Any]]:
-    from rnnshape.schema import _array_of, _closed, _count, _or_null, _ref, _resource, _text, _texts
+    from rnnshape.schema import _closed, _count, _or_null, _ref, _resource, _text, _texts
 
     shape = _ref("shape")
     dtype = _text("torch's dtype name without torch.: float32, int64, ...")

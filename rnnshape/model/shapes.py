@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from rnnshape.errors import SpecError
-from rnnshape.spec import DTYPES, RNNSpec
+from rnnshape.spec import DTYPES, RNNSpec, parse_lengths
 
 # What --input-dtype takes: the float dtypes a layer runs, and the integer ones token ids come in.
 INPUT_DTYPES = DTYPES + ("int64", "int32")
@@ -41,6 +41,14 @@ def parse_dtype(field: str, text: str, allowed: tuple[str, ...] = INPUT_DTYPES) 
     if name not in allowed:
         raise SpecError(field, f"must be one of {', '.join(allowed)} (got {text!r})")
     return name
+
+
+def parse_given_lengths(text: str) -> tuple[int, ...]:
+    """--lengths as the user has them: positive integers, in any order (torch decides whether it takes them)."""
+    lengths = parse_lengths(text)
+    if any(n < 1 for n in lengths):
+        raise SpecError("lengths", f"must be positive integers, one per sequence (got {text!r})")
+    return lengths
 
 
 def refuse_inapplicable(spec: RNNSpec, *, h0_shape: Any, c0_shape: Any, lengths: Any) -> None:

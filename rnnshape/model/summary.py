@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnshape import cost
-from rnnshape.errors import ExitStatus
+from rnnshape.errors import Verdict
 from rnnshape.model.diagnose import Explanation
 from rnnshape.model.hooks import Group, Outputs, Recorder, watch
 from rnnshape.model.module import is_recurrent, short_type_name
@@ -49,7 +49,7 @@ class ModuleRow:
 
 
 @dataclass
-class Summary:
+class Summary(Verdict):
     model: str  # the model's type
     rows: list[ModuleRow]
     groups: list[Group]
@@ -71,10 +71,6 @@ class Summary:
     @property
     def ok(self) -> bool:
         return self.error is None and not self.failed
-
-    @property
-    def exit_status(self) -> ExitStatus:
-        return ExitStatus.OK if self.ok else ExitStatus.CHECK_FAILED
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,6 @@ the config was read from the keys, and the saved values' statistics.
 
 from __future__ import annotations
 
-import math
 
 from rnnshape import theory
 from rnnshape.checkpoint_file import IN_MEMORY
