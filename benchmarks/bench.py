@@ -31,6 +31,7 @@ ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
 IMPORT_UI = [PY, "-c", "import typer, rich.console"]
 IMPORT_TORCH = [PY, "-c", "import torch"]
 HUGE = "inspect --mode lstm --input-size 4096 --hidden-size 8192 --layers 16 --bidirectional"
+CHECK = "check --mode lstm --input-size 256 --hidden-size 256 --input-shape 8,8,256 --h0-shape 1,32,256 --c0-shape 1,32,256"
 SWEEP = "sweep --mode rnn,lstm --hidden-size 1..10 --input-size 1..10 --layers 1..5 -f csv"
 # A checkpoint far larger than its recurrent part: a 256 MiB embedding beside a 2-layer
 # LSTM. Peak RSS shows whether the file is read whole or only the LSTM's tensors are.
@@ -75,6 +76,11 @@ BENCHES = [
           goal_note="no torch"),
     Bench("checkpoint-safetensors", f"checkpoint {BIG}.safetensors", IMPORT_TORCH, max_ratio=1.3),
     Bench("checkpoint-pt", f"checkpoint {BIG}.pt", IMPORT_TORCH, max_ratio=1.3),
+    # Your own model: a malformed shape is refused before torch; torch's refusal, explained; a whole model.
+    Bench("check-rejected-shape", "check --input-shape 8,x,256", IMPORT_UI, exit=2, max_ratio=1.15, goal_note="no torch"),
+    Bench("check-refused", CHECK, IMPORT_TORCH, exit=1, max_ratio=1.3, goal_note="exit 1, explained"),
+    Bench("summary", "summary docs/examples/models.py:tagger --input-shape 32,20 --input-dtype int64", IMPORT_TORCH,
+          max_ratio=1.3),
 ]
 MISSING = ("no such command", "no such option")  # what the CLI says for an unknown name
 

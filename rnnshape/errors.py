@@ -13,7 +13,7 @@ class ExitStatus(IntEnum):
     """Exit codes of every rnnshape command (the contract in the design notes)."""
 
     OK = 0
-    CHECK_FAILED = 1  # a prediction, or a reference, differs from what torch produced
+    CHECK_FAILED = 1  # a prediction or a reference differs from torch; or torch refused the tensors given (check, summary)
     BAD_INPUT = 2  # an invalid flag value or combination
     ENVIRONMENT = 3  # device missing, not enough memory, torch missing
 

@@ -9,3 +9,12 @@ import os
 
 for name in ("COLUMNS", "LINES"):
     os.environ.pop(name, None)
+
+
+# The one test that takes two minutes (it regenerates every doc page): first in line, so that
+# one worker starts it at once while the others share the rest (pyproject: --dist worksteal).
+_LONGEST = "tests/test_docs.py::test_generated_docs_are_current"
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.nodeid != _LONGEST)

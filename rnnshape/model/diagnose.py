@@ -118,49 +118,46 @@ class Situation:
         return None
 
     def words(self) -> dict[str, Any]:
-        """Every value a cause's sentences may name; '?' where this call does not have it."""
-        spec = self.spec
-        x, h, c = self.x, self.h, self.c
-        words: dict[str, Any] = {k: "?" for k in ("H_in", "H", "H_out", "P", "D", "layers", "N", "L", "got", "hN", "h_rows",
-                                                    "forgot", "fixed_module", "x_shape", "h_shape", "c_shape", "x_dtype",
-                                                    "x_device", "state_dtype", "state_device")}
-        words.update(where=self.where or self.module, var=_variable(self.where), seq_dim=self.seq_dim, module=self.module, rows=self.rows, bd=self.batch_dim,
-                     w_dtype=self.weight_dtype, w_device=self.weight_device, message=self.message.splitlines()[0] if self.message else "")
+        """Every value a cause's sentences name (the templates in CAUSES); a value this call lacks is left out."""
+        spec, x, h = self.spec, self.x, self.h
+        words: dict[str, Any] = {"where": self.where or self.module, "var": _variable(self.where), "rows": self.rows,
+                                 "bd": self.batch_dim, "seq_dim": self.seq_dim, "w_dtype": self.weight_dtype,
+                                 "w_device": self.weight_device}
+        if self.N is not None:
+            words["N"] = self.N
         if spec is not None:
-            words.update(H_in=spec.input_size, H=spec.hidden_size, H_out=spec.h_out, P=spec.proj_size,
-                         D=spec.num_directions, layers=spec.num_layers, name=spec.module_name,
-                         flip=not spec.batch_first, layout="batch_first" if spec.batch_first else "seq-first")
-            words["forgot"] = _forgotten(spec, h.shape[0] if h is not None and h.shape else None)
-        if x is not None:
-            words.update(x_shape=shape_text(x.shape), x_dtype=x.dtype, x_device=x.device, got=x.shape[-1] if x.shape else "?",
-                         N=self.N if self.N is not None else "?", L=self.other if self.other is not None else "?",
-                         ndim=len(x.shape))
-            if spec is not None and x.shape:
-                words["fixed_module"] = theory.constructor_text(replace(spec, input_size=max(1, x.shape[-1])))
-        if spec is not None:
-            words["layer_name"] = spec.module_name.removesuffix("Cell")
+            words.update(name=spec.module_name, layer_name=spec.module_name.removesuffix("Cell"), H_in=spec.input_size,
+                         H=spec.hidden_size, H_out=spec.h_out, P=spec.proj_size, D=spec.num_directions, layers=spec.num_layers,
+                         ndim_wanted=_INPUT_DIMS[spec.is_cell], reshape="1, -1" if spec.is_cell else "1, 1, -1")
             # Fresh states, made for the batch at hand: (h_0, c_0) both for an LSTM, c_0 of hidden_size.
             batch = "input.size(0)" if spec.is_cell else f"input.size({self.batch_dim})"
             words["states_for_batch"] = _zeros(spec, self.rows, batch)
-            words["states_for_N"] = _zeros(spec, self.rows, str(self.N) if self.N is not None else "N")
-        if spec is not None and not spec.is_cell:
-            words["flipped_module"] = theory.constructor_text(replace(spec, batch_first=not spec.batch_first))
-        if x is not None and len(x.shape) > self.input_ndim[0]:
-            singleton = next((i for i, n in enumerate(x.shape) if n == 1), None)
-            keep = self.input_ndim[0] - 1  # the dims before the features: (L, N) or (N,)
-            words["extra_dims_fix"] = (f"input = input.squeeze({singleton})" if singleton is not None else
-                                       f"input = input.flatten({keep})  # then input_size = {math.prod(x.shape[keep:])}")
-        if h is not None:
-            rows = h.shape[0] if h.shape else None
-            words["h_rows_text"] = "?" if rows is None else f"{rows} row" + ("" if rows == 1 else "s")
-            words.update(h_shape=shape_text(h.shape), h_rows=h.shape[0] if h.shape else "?",
-                         hN=self.state_batch(h) if self.state_batch(h) is not None else "?")
-        if c is not None:
-            words["c_shape"] = shape_text(c.shape)
-        odd = next((s for s in self.states if s.dtype != self.weight_dtype), None)
+            words["states_for_N"] = _zeros(spec, self.rows, str(words.get("N", "N")))
+            if not spec.is_cell:
+                words["flipped_module"] = theory.constructor_text(replace(spec, batch_first=not spec.batch_first))
+        if self.given is not None and isinstance(self.given.input, OtherFacts):
+            words["input_type"] = self.given.input.type
+        if x is not None:
+            words.update(x_shape=shape_text(x.shape), x_dtype=x.dtype, ndim=len(x.shape))
+            if x.shape:
+                words["got"] = x.shape[-1]
+                if spec is not None:
+                    words["fixed_module"] = theory.constructor_text(replace(spec, input_size=max(1, x.shape[-1])))
+            if len(x.shape) > self.input_ndim[0]:
+                singleton = next((i for i, n in enumerate(x.shape) if n == 1), None)
+                keep = self.input_ndim[0] - 1  # the dims before the features: (L, N) or (N,)
+                words["extra_dims_fix"] = (f"input = input.squeeze({singleton})" if singleton is not None else
+                                           f"input = input.flatten({keep})  # then input_size = {math.prod(x.shape[keep:])}")
+        if h is not None and h.shape:
+            words.update(h_shape=shape_text(h.shape), h_rows_text=f"{h.shape[0]} row" + ("" if h.shape[0] == 1 else "s"))
+            if spec is not None:
+                words["forgot"] = _forgotten(spec, h.shape[0])
+            if self.state_batch(h) is not None:
+                words["hN"] = self.state_batch(h)
+        odd = next((t for t in self.states if t.dtype != self.weight_dtype), None)
         if odd is not None:
             words["state_dtype"] = odd.dtype
-        away = next((s for s in [x, *self.states] if s is not None and s.device != self.weight_device), None)
+        away = next((t for t in [x, *self.states] if t is not None and t.device != self.weight_device), None)
         if away is not None:
             words["state_device"] = away.device
         return words
@@ -180,9 +177,7 @@ def _variable(where: str) -> str:
     return f"self.{where.rsplit('.', 1)[-1]}" if where else "rnn"
 
 
-def _forgotten(spec: RNNSpec, got: int | None) -> str:
-    if got is None:
-        return "?"
+def _forgotten(spec: RNNSpec, got: int) -> str:
     if spec.num_directions == 2 and got == spec.num_layers:
         return "one per layer: the reverse direction is missing"
     if spec.num_layers > 1 and got == spec.num_directions:
@@ -389,13 +384,7 @@ _INPUT_DIMS = {True: "2-D (N, H_in) or unbatched 1-D (H_in,)", False: "3-D (L, N
 
 
 def explain(situation: Situation) -> Explanation:
-    words = situation.words()
-    if situation.spec is not None:
-        words["ndim_wanted"] = _INPUT_DIMS[situation.spec.is_cell]
-        words["reshape"] = "1, -1" if situation.cell else "1, 1, -1"
-    if situation.given is not None:
-        words["input_type"] = getattr(situation.given.input, "type", "?")
-    filled = _Words(words)
+    filled = _Words(situation.words())
     causes = [(c.name, c.says.format_map(filled), c.fix.format_map(filled)) for c in CAUSES if _safely(c.recognise, situation)]
     expected = _expected(situation)
     return Explanation(
