@@ -6,7 +6,7 @@ from typing import Any
 
 from rnnshape.probe import observe, unobserved
 from rnnshape.report import Report
-from rnnshape.spec import RNNSpec
+from rnnshape.spec import spec_or_module
 
 
 def inspect(spec: Any = None, *args: Any, run: bool = True, max_memory: int | None = None, **fields: Any) -> Report:
@@ -25,14 +25,9 @@ def inspect(spec: Any = None, *args: Any, run: bool = True, max_memory: int | No
     TypeError for anything else passed as `spec`; torch's own exception, with an
     explanation attached as a note, when a live module refuses `args`.
     """
-    if spec is not None and not isinstance(spec, RNNSpec):
+    module, spec = spec_or_module(spec, args, fields, "inspect")
+    if module is not None:
         from rnnshape.model.live import inspect_module
 
-        return inspect_module(spec, args, run=run, max_memory=max_memory, **fields)
-    if args:
-        raise TypeError("real inputs go with a live module, inspect(module, input, hx); an RNNSpec runs its own dummy input")
-    if spec is None:
-        spec = RNNSpec(**fields)
-    elif fields:
-        raise TypeError("pass either an RNNSpec or its fields as keywords, not both")
+        return inspect_module(module, args, run=run, max_memory=max_memory, **fields)
     return Report(spec, observe(spec, max_memory=max_memory) if run else unobserved(spec))

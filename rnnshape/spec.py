@@ -157,6 +157,23 @@ class RNNSpec:
         return tuple(f.name for f in fields(cls))
 
 
+def spec_or_module(spec: Any, args: tuple[Any, ...], fields: dict[str, Any], verb: str) -> tuple[Any, RNNSpec | None]:
+    """What the API's verbs (inspect, verify) were given: (a live module, None), or (None, the RNNSpec).
+
+    An RNNSpec comes as itself or as its fields; real inputs (`args`) go with a live
+    module only. Whether the module really is one is module.spec_of's to say.
+    """
+    if spec is not None and not isinstance(spec, RNNSpec):
+        return spec, None
+    if args:
+        raise TypeError(f"real inputs go with a live module, {verb}(module, input, hx); an RNNSpec runs its own dummy input")
+    if spec is None:
+        return None, RNNSpec(**fields)
+    if fields:
+        raise TypeError("pass either an RNNSpec or its fields as keywords, not both")
+    return None, spec
+
+
 def _validate(spec: RNNSpec) -> None:
     _choice(spec, "mode", MODES)
     _choice(spec, "nonlinearity", NONLINEARITIES)

@@ -22,7 +22,7 @@ from rnnshape import reference as reference_module
 from rnnshape.errors import EnvironmentProblem, SpecError, Verdict
 from rnnshape.memory import available_bytes, refuse_if_too_big
 from rnnshape.report import SCHEMA_VERSION
-from rnnshape.spec import RNNSpec
+from rnnshape.spec import RNNSpec, spec_or_module
 from rnnshape.theory import DIRECTIONS
 
 # (atol, rtol) per dtype of the module; the reference itself is float64.
@@ -135,15 +135,7 @@ def verify(
     as inspect(module, *args) takes them. `reference` (default
     rnnshape.reference.forward) takes (spec, params, x, h_0, c_0).
     """
-    module = None
-    if spec is not None and not isinstance(spec, RNNSpec):
-        module, spec = spec, None
-    elif args:
-        raise TypeError("real inputs go with a live module, verify(module, input, hx); an RNNSpec runs its own dummy input")
-    elif spec is None:
-        spec = RNNSpec(**fields)
-    elif fields:
-        raise TypeError("pass either an RNNSpec or its fields as keywords, not both")
+    module, spec = spec_or_module(spec, args, fields, "verify")
     # A bad tolerance is refused before anything runs; the defaults depend on the dtype that runs.
     atol, rtol = _tolerance("atol", atol, None), _tolerance("rtol", rtol, None)
     if module is None:
