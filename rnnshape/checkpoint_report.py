@@ -19,6 +19,7 @@ from rnnshape import checkpoint_file, theory
 from rnnshape.checkpoint_file import Contents, StateDict
 from rnnshape.errors import FileProblem, SpecError, Verdict
 from rnnshape.probe import observe, unobserved
+from rnnshape.render.shown import Shown
 from rnnshape.report import SCHEMA_VERSION, Report
 from rnnshape.spec import CHECKPOINT_FIELDS, DTYPES, UNKNOWN_FROM_KEYS, RNNSpec
 from rnnshape.state_dict import Found, find
@@ -112,8 +113,8 @@ class Inconsistent:
                 "keys": self.found.keys, "problems": self.found.problems}
 
 
-@dataclass
-class CheckpointReport(Verdict):
+@dataclass(repr=False)
+class CheckpointReport(Verdict, Shown):
     contents: Contents
     layers: list[LayerReport]
     inconsistent: list[Inconsistent]
@@ -123,6 +124,11 @@ class CheckpointReport(Verdict):
     @property
     def ok(self) -> bool:
         return not self.inconsistent and all(layer.report.ok for layer in self.layers)
+
+    def headline(self) -> str:
+        found = f"{len(self.layers)} recurrent layer{'s' if len(self.layers) != 1 else ''}"
+        broken = f", {len(self.inconsistent)} inconsistent" if self.inconsistent else ""
+        return f"{self.contents.file}: {found}{broken}, {'every check held' if self.ok else 'checks failed'}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -19,6 +19,8 @@ from rnnshape.clikit import RnnshapeCommand, RnnshapeGroup
 from rnnshape.errors import ExitStatus
 from rnnshape.options import (
     AtolOption,
+    BriefOption,
+    SectionsOption,
     C0ShapeOption,
     CheckEnforceSortedOption,
     CheckLengthsOption,
@@ -50,13 +52,13 @@ from rnnshape.options import (
     sweep_command,
     tolerance,
 )
-from rnnshape.render import SWEEP_FORMATS, check_format
+from rnnshape.render import SWEEP_FORMATS, check_format, chosen_sections
 from rnnshape.spec import RNNSpec
 
 
 app = typer.Typer(
     cls=RnnshapeGroup,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -87,6 +89,8 @@ def inspect(
     no_run: NoRunOption = False,
     max_memory: MaxMemoryOption = None,
     format: FormatOption = "table",
+    brief: BriefOption = False,
+    sections: SectionsOption = None,
     svg: SvgOption = None,
 ) -> int:
     """Build the layer, run a dummy input, and show every shape, parameter and count torch produced.
@@ -95,12 +99,13 @@ def inspect(
     Example: rnnshape inspect --mode lstm --layers 2 --bidirectional
     """
     fmt = check_format(format)  # before torch: a bad --format costs nothing
+    only = chosen_sections("inspect", fmt, brief=brief, names=sections)
     check_svg_path(svg)
     limit = max_memory_bytes(max_memory)
     from rnnshape.core import inspect as run_inspect
 
     report = run_inspect(spec, run=not no_run, max_memory=limit)
-    _emit(report, fmt)
+    _emit(report, fmt, only)
     if svg:
         from rnnshape.render import sections_of, table
 
@@ -121,6 +126,8 @@ def verify(
     rtol: RtolOption = None,
     max_memory: MaxMemoryOption = None,
     format: FormatOption = "table",
+    brief: BriefOption = False,
+    sections: SectionsOption = None,
     svg: SvgOption = None,
 ) -> int:
     """Check that the textbook equations, looped by hand on the module's own weights, give what torch gives.
@@ -129,6 +136,7 @@ def verify(
     Example: rnnshape verify --mode lstm --layers 2 --bidirectional --proj-size 5
     """
     fmt = check_format(format)
+    only = chosen_sections("verify", fmt, brief=brief, names=sections)
     check_svg_path(svg)
     atol_value, rtol_value = tolerance("atol", atol), tolerance("rtol", rtol)
     limit = max_memory_bytes(max_memory)
@@ -136,7 +144,7 @@ def verify(
     from rnnshape.verification import verify as run_verify
 
     report = run_verify(spec, atol=atol_value, rtol=rtol_value, max_memory=limit)
-    _emit(report, fmt)
+    _emit(report, fmt, only)
     if svg:
         from rnnshape.render import table
 
@@ -182,7 +190,12 @@ def flow(spec: RNNSpec, svg: SvgOption = None) -> int:
 
         Console(width=width, highlight=False, emoji=False).print(picture.flow_renderable(spec, width))
     else:
-        sys.stdout.write(picture.flow_text(spec, width))
+        text = picture.flow_text(spec, width)
+        if _ascii():  # a picture's stand-ins are one character each: the grid still lines up
+            from rnnshape.render.symbols import to_ascii
+
+            text = to_ascii(text)
+        sys.stdout.write(text)
     if svg:
         picture.flow_svg(spec, svg, width=100)
     return ExitStatus.OK
@@ -205,8 +218,8 @@ def sweep(
     \b
     Example: rnnshape sweep --mode rnn,lstm,gru --hidden-size 16,32,64 --layers 1..4 -f csv
     """
-    from rnnshape.render.rows import render_rows
-    from rnnshape.sweep import answer, check_count, configurations, varying
+    from rnnshape.render.rows import jsonl
+    from rnnshape.sweep import Sweep, answer, check_count, configurations, varying
 
     fmt = check_format(format, SWEEP_FORMATS)
     total = check_count(choices)
@@ -218,11 +231,11 @@ def sweep(
             row = answer(flags, run=not no_run, max_memory=limit)
             rows.append(row)
             if stream:
-                sys.stdout.write(render_rows([row], fmt, varying=[]))
+                sys.stdout.write(jsonl([row]))
                 sys.stdout.flush()
             advance()
     if not stream:
-        sys.stdout.write(render_rows(rows, fmt, varying=varying(choices), width=_width(), color=_color()))
+        _emit(Sweep(rows, varying(choices)), fmt)
     refused = [r for r in rows if r.error]
     failed = [r for r in rows if r.ok is False]
     if refused:
@@ -244,6 +257,8 @@ def checkpoint(
     no_run: CheckpointNoRunOption = False,
     max_memory: MaxMemoryOption = None,
     format: FormatOption = "table",
+    brief: BriefOption = False,
+    sections: SectionsOption = None,
     svg: SvgOption = None,
 ) -> int:
     """Find every recurrent layer and cell in a saved model, infer its config, and run it on its own weights.
@@ -256,12 +271,13 @@ def checkpoint(
     Example: rnnshape checkpoint model.pt --layer encoder.rnn --seq-len 7
     """
     fmt = check_format(format)
+    only = chosen_sections("checkpoint", fmt, brief=brief, names=sections)
     check_svg_path(svg)
     limit = max_memory_bytes(max_memory)
     from rnnshape.checkpoint_report import checkpoint as read_checkpoint, shown
 
     report = read_checkpoint(file, layer=layer, run=not no_run, max_memory=limit, **overrides)
-    _emit(report, fmt)
+    _emit(report, fmt, only)
     if svg:
         from rnnshape.render import sections_of, table
 
@@ -287,6 +303,8 @@ def check(
     enforce_sorted: CheckEnforceSortedOption = True,
     max_memory: MaxMemoryOption = None,
     format: FormatOption = "table",
+    brief: BriefOption = False,
+    sections: SectionsOption = None,
 ) -> int:
     """Will torch take tensors of these shapes? Feed the layer exactly them; exit 1, explained, if it refuses.
 
@@ -300,6 +318,7 @@ def check(
     from rnnshape.model.shapes import parse_dtype, parse_given_lengths, parse_shape, refuse_inapplicable
 
     fmt = check_format(format)
+    only = chosen_sections("check", fmt, brief=brief, names=sections)
     shapes = parse_shape("input_shape", input_shape), optional_shape("h0_shape", h0_shape), optional_shape("c0_shape", c0_shape)
     dtype = None if input_dtype is None else parse_dtype("input_dtype", input_dtype)
     packed = None if lengths is None else parse_given_lengths(lengths)
@@ -309,7 +328,7 @@ def check(
 
     report = run_check(spec, shapes[0], h0_shape=shapes[1], c0_shape=shapes[2], input_dtype=dtype, lengths=packed,
                        enforce_sorted=enforce_sorted, max_memory=limit)
-    _emit(report, fmt)
+    _emit(report, fmt, only)
     if report.explanation is not None:
         e = report.explanation
         fix = f"; fix: {e.causes[0][2]}" if e.causes else ""
@@ -329,6 +348,8 @@ def summary(
     seed: InputSeedOption = "0",
     max_memory: MaxMemoryOption = None,
     format: FormatOption = "table",
+    brief: BriefOption = False,
+    sections: SectionsOption = None,
 ) -> int:
     """Run your model once on inputs of the shapes you give; show every module, and every recurrent call in full.
 
@@ -343,6 +364,7 @@ def summary(
     from rnnshape.spec import parse_int
 
     fmt = check_format(format)
+    only = chosen_sections("summary", fmt, brief=brief, names=sections)
     parse_target(target)
     inputs, high = parse_inputs(list(input_shape or ()), list(input_dtype or ()), input_high)
     seed_value = parse_int("seed", seed)
@@ -359,7 +381,7 @@ def summary(
         raise SpecError("input_shape", f"is needed once per input: {type(model).__name__}.forward takes {', '.join(needed)} "
                                        f"({len(needed)}), and {len(inputs)} --input-shape were given")
     result = run_model(model, make_inputs(model, inputs, high, seed_value, limit), {}, keep_error=True)
-    _emit(result, fmt)
+    _emit(result, fmt, only)
     if result.error is not None:
         e = result.error
         fix = f"; fix: {e.causes[0][2]}" if e.causes else ""
@@ -402,24 +424,45 @@ def _progress(total: int) -> Iterator[Callable[[], None]]:
         yield lambda: progress.advance(task)
 
 
-def _emit(report: object, fmt: str) -> None:
-    """Any report, in the chosen format, on stdout: the one place every command prints its answer."""
+def _emit(report: object, fmt: str, only: tuple[str, ...] | None = None) -> None:
+    """Any report, in the chosen format (its sections `only`), on stdout: the one place every command prints its answer."""
     from rnnshape.render import render
 
-    sys.stdout.write(render(report, fmt, width=_width(), color=_color()))
+    sys.stdout.write(render(report, fmt, width=_width(), color=_color(), only=only, ascii=_ascii()))
 
 
 def _color() -> bool:
-    # Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    # Colour only on a terminal that can show it, never when NO_COLOR is set (https://no-color.org).
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _ascii() -> bool:
+    """Whether stdout gets ASCII stand-ins for rnnshape's symbols (its encoding is not UTF's)."""
+    from rnnshape.render.symbols import shows_symbols
+
+    return not shows_symbols(getattr(sys.stdout, "encoding", None))
+
+
+# A pipe or a file gets a fixed width, so that output is reproducible; COLUMNS sets another.
+_PIPE_WIDTH, _MIN_WIDTH, _MAX_WIDTH = 100, 40, 500
 
 
 def _width() -> int:
-    # A terminal's own width; a pipe or file gets a fixed 100 so output is reproducible.
-    if sys.stdout.isatty():
-        return shutil.get_terminal_size((100, 24)).columns
-    return int(os.environ.get("COLUMNS", "100")) if os.environ.get("COLUMNS", "").isdigit() else 100
+    """COLUMNS where it is a positive number, else a terminal's own width, else 100; held to 40..500."""
+    text = os.environ.get("COLUMNS", "").strip()
+    if text.isascii() and text.isdigit() and int(text) > 0:
+        columns = int(text)
+    elif sys.stdout.isatty():
+        columns = shutil.get_terminal_size((_PIPE_WIDTH, 24)).columns or _PIPE_WIDTH
+    else:
+        columns = _PIPE_WIDTH
+    return min(max(columns, _MIN_WIDTH), _MAX_WIDTH)
 
 
 def main() -> None:
+    from rnnshape.render.symbols import guard
+
+    # Whatever the console's encoding, nothing rnnshape writes ends the run (symbols.py).
+    guard(sys.stdout)
+    guard(sys.stderr)
     app(prog_name="rnnshape")

@@ -68,7 +68,26 @@ def _format_options_by_panel(command: Any, ctx: Any, formatter: Any) -> None:
             panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
     for title, rows in panels.items():
         with formatter.section(title):
-            formatter.write_dl(rows, col_max=36)  # `--bidirectional / --unidirectional` on one line
+            _write_dl(formatter, rows, col_max=36)  # `--bidirectional / --unidirectional` on one line
+
+
+def _write_dl(formatter: Any, rows: list[tuple[str, str]], col_max: int = 30, spacing: int = 2) -> None:
+    """click's two-column help list, wrapped without breaking a word: click's wrapper splits
+    `--input-shape` after its hyphen, which no one can then search for or copy."""
+    from rnnshape.render.text import cell_width, wrap
+
+    first = min(max((cell_width(term) for term, _ in rows), default=0), col_max)
+    indent = " " * formatter.current_indent
+    hang = indent + " " * (first + spacing)
+    text_width = max(formatter.width - len(hang), 20)
+    for term, text in rows:
+        formatter.write(indent + term)
+        if not text:
+            formatter.write("\n")
+            continue
+        formatter.write(" " * (first - cell_width(term) + spacing) if cell_width(term) <= first else "\n" + hang)
+        lines = wrap(text, text_width)
+        formatter.write(lines[0] + "\n" + "".join(hang + line + "\n" for line in lines[1:]))
 
 
 class _ValuesAsGiven:
@@ -95,7 +114,7 @@ class RnnshapeGroup(_ValuesAsGiven, TyperGroup):
         # Each command's whole first sentence, not click's 45-character cut.
         rows = [(name, command.get_short_help_str(limit=200)) for name, command in self.commands.items() if not command.hidden]
         with formatter.section("Commands"):
-            formatter.write_dl(rows)
+            _write_dl(formatter, rows)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         try:

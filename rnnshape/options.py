@@ -376,3 +376,14 @@ def optional_shape(field: str, text: Optional[str]) -> Optional[tuple[int, ...]]
     from rnnshape.model.shapes import parse_shape
 
     return None if text is None else parse_shape(field, text)
+
+
+BriefOption = Annotated[
+    bool,
+    typer.Option("--brief", rich_help_panel=_OUTPUT, help="Only the answer: the first screen's sections (table, markdown)."),
+]
+SectionsOption = Annotated[
+    Optional[str],
+    typer.Option("--sections", metavar="NAME,...", rich_help_panel=_OUTPUT,
+                 help="Only these sections, in the report's order (table, markdown); an unknown name lists them."),
+]

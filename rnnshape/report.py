@@ -13,6 +13,7 @@ from typing import Any
 from rnnshape import cost, theory
 from rnnshape.errors import Verdict
 from rnnshape.probe import Observation
+from rnnshape.render.shown import Shown
 from rnnshape.spec import RNNSpec
 from rnnshape.theory import shape_text
 
@@ -35,8 +36,8 @@ class Check:
     observed: str
 
 
-@dataclass
-class Report(Verdict):
+@dataclass(repr=False)  # Shown's one line, not twelve thousand characters of fields
+class Report(Verdict, Shown):
     spec: RNNSpec
     observation: Observation
     tensors: list[theory.TensorInfo] = field(init=False)
@@ -138,6 +139,16 @@ class Report(Verdict):
                     f"U(-b, b) is (std {spread:.4g}; b/sqrt(3) = {init_std:.4g})")
         return (f"every value lies within the init bound {bound:.4g}, but spread unlike the init (std {spread:.4g}; "
                 f"b/sqrt(3) = {init_std:.4g}): trained a little, or initialised some other way")
+
+    def headline(self) -> str:
+        counted = [c for c in self.checks if c.ok is not None]
+        if not self.ran:
+            verdict = "predicted, not run"
+        elif self.failed_checks:
+            verdict = f"{len(self.failed_checks)} of {len(counted)} checks failed"
+        else:
+            verdict = f"{len(counted)} of {len(counted)} checks held"
+        return f"{theory.constructor_text(self.spec)}: {verdict}"
 
     def predicted_parameter(self, name: str) -> theory.ParameterInfo | None:
         return next((p for p in self.parameters if p.name == name), None)

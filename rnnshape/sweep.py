@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rnnshape import cost
+from rnnshape import cost, theory
 from rnnshape.errors import EnvironmentProblem, SpecError
+from rnnshape.render.shown import Shown
 from rnnshape.spec import RNNSpec, from_flags, parse_field
 
 # A sweep is answered in one process; past this many rows a loop in the shell
@@ -79,8 +80,8 @@ COST_KEYS = tuple(cost.KEYS.values())
 SHAPES = ("output", "h_n", "c_n", "h_1", "c_1")
 
 
-@dataclass
-class Row:
+@dataclass(repr=False)
+class Row(Shown):
     """One configuration's answer; `error` set (and the rest None) when it could not be answered."""
 
     config: dict[str, Any]
@@ -97,12 +98,49 @@ class Row:
     error: str | None = None
     exit_code: int = 0
 
+    def headline(self) -> str:
+        flags = ", ".join(f"{k}={v}" for k, v in self.config.items() if k in ("mode", "input_size", "hidden_size", "num_layers"))
+        if self.error:
+            return f"{flags}: refused: {self.error}"
+        shown = ", ".join(f"{name} {theory.shape_text(getattr(self, name))}" for name in SHAPES if getattr(self, name) is not None)
+        return f"{flags}: {shown}, {self.total_parameters} parameters"
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"config": self.config, **{name: getattr(self, name) for name in SHAPES},
                                "total_parameters": self.total_parameters, "macs": self.macs}
         out.update(self.costs or {key: None for key in COST_KEYS})
         out.update({"observed": self.observed, "ok": self.ok, "error": self.error})
         return out
+
+
+@dataclass(repr=False)
+class Sweep(Shown):
+    """Every row of a sweep, and the fields that vary (the columns a table needs to tell rows apart)."""
+
+    rows: list[Row]
+    varying: list[str]
+
+    def headline(self) -> str:
+        refused = sum(1 for r in self.rows if r.error)
+        return f"{len(self.rows)} configurations, {len(self.rows) - refused} answered" + (f", {refused} refused" if refused else "")
+
+    def to_dict(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        return [row.to_dict() for row in self.rows]
+
+
+def sweep(*, run: bool = True, max_memory: int | None = None, **lists: Any) -> Sweep:
+    """Inspect every combination of these RNNSpec fields (each a value or a list of values), one Row each.
+
+    `sweep(mode=["rnn", "lstm"], hidden_size=[16, 32])`: a combination rnnshape or torch
+    refuses is a row with its error, as on the command line.
+    """
+    choices = {name: list(value) if isinstance(value, (list, tuple, range)) and name != "lengths" else [value]
+               for name, value in lists.items()}
+    unknown = set(choices) - set(RNNSpec.field_names())
+    if unknown:
+        raise TypeError(f"sweep() takes RNNSpec's fields, not {', '.join(sorted(unknown))}")
+    check_count(choices)
+    return Sweep([answer(flags, run=run, max_memory=max_memory) for flags in configurations(choices)], varying(choices))
 
 
 def answer(flags: dict[str, Any], *, run: bool, max_memory: int | None) -> Row:

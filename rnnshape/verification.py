@@ -21,6 +21,7 @@ from rnnshape import probe, theory
 from rnnshape import reference as reference_module
 from rnnshape.errors import EnvironmentProblem, SpecError, Verdict
 from rnnshape.memory import available_bytes, refuse_if_too_big
+from rnnshape.render.shown import Shown
 from rnnshape.report import SCHEMA_VERSION
 from rnnshape.spec import RNNSpec, spec_or_module
 from rnnshape.theory import DIRECTIONS
@@ -77,8 +78,8 @@ class Divergence:
     tensor: str
 
 
-@dataclass
-class VerifyReport(Verdict):
+@dataclass(repr=False)
+class VerifyReport(Verdict, Shown):
     spec: RNNSpec
     atol: float
     rtol: float
@@ -99,6 +100,10 @@ class VerifyReport(Verdict):
     @property
     def max_rel_error(self) -> float:
         return max((c.max_rel_error for c in self.comparisons), default=0.0)
+
+    def headline(self) -> str:
+        verdict = "the equations give what torch gives" if self.ok else "torch and the equations differ"
+        return f"{theory.constructor_text(self.spec)}: {verdict} (largest error {self.max_abs_error:.3g})"
 
     def to_dict(self) -> dict[str, Any]:
         return {

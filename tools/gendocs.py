@@ -4,12 +4,16 @@ A Markdown file marks a generated block with a start comment and `<!-- end -->`:
 
     <!-- gen: rnnshape inspect --layers 2 -->      the command's stdout, fenced as text
     <!-- gen: rnnshape-raw inspect -f markdown --> its stdout pasted raw (it is Markdown)
+    <!-- gen: rnnshape-env COLUMNS=80 | inspect -->  the command with these environment variables set
+                                                   (PYTHONIOENCODING: the console's encoding)
     <!-- gen: rnnshape-section TITLE | inspect -f markdown -->  only the section whose title starts with TITLE
     <!-- gen: source docs/examples/api.py -->      a file's text, fenced in its language
     <!-- gen: output docs/examples/api.py -->      what running that file prints
     <!-- gen: svg docs/img/flow.svg | flow --layers 2 -->  the command run with --svg docs/img/flow.svg
                                                    (the tool writes the picture); the block is its
                                                    Markdown image link, relative to the page
+    <!-- gen: notebook docs/in-a-notebook.ipynb --> the notebook executed headless: its cells, and the
+                                                   HTML and text each shows (nbclient, ipykernel)
     <!-- gen: cli-reference rnnshape -->           `rnnshape --help`, then `--help` of every command
                                                    the app registers, in its order, one heading each
 
@@ -58,12 +62,15 @@ def documents() -> list[Path]:
     return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
-def run_rnnshape(args: str) -> str:
+def run_rnnshape(args: str, env: dict[str, str] | None = None) -> str:
+    """`rnnshape ARGS` in this process; `env` as a shell would set it (PYTHONIOENCODING as the console's encoding)."""
     from typer.testing import CliRunner
 
     from rnnshape.cli import app
 
-    result = CliRunner().invoke(app, shlex.split(args), prog_name="rnnshape")
+    env = dict(env or {})
+    charset = env.pop("PYTHONIOENCODING", "utf-8")
+    result = CliRunner(charset=charset).invoke(app, shlex.split(args), prog_name="rnnshape", env=env)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         # CliRunner turns a traceback into exit code 1, which would pass for a failed check.
         raise SystemExit(f"gendocs: `rnnshape {args}` raised {result.exception!r}")
@@ -106,6 +113,30 @@ def run_file(path: str) -> str:
     return result.stdout
 
 
+def run_notebook(path: str) -> str:
+    """The notebook executed headless (nbclient, a fresh ipykernel), as the page shows it: each markdown
+    cell as it is, each code cell fenced, and its outputs: the HTML a report draws itself as, raw
+    (the site renders it, as Jupyter does), text fenced."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(str(ROOT / path), as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    parts = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            parts.append(cell.source.rstrip() + "\n")
+            continue
+        parts.append(fence(cell.source, "python"))
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/html" in data:
+                parts.append(data["text/html"].rstrip() + "\n")
+            elif output.get("output_type") == "stream" or "text/plain" in data:
+                parts.append(fence(_strip_trailing_spaces(output.get("text") or data["text/plain"])))
+    return "\n".join(parts)
+
+
 def fence(text: str, language: str = "text") -> str:
     return f"```{language}\n{text.rstrip()}\n```\n"
 
@@ -113,6 +144,10 @@ def fence(text: str, language: str = "text") -> str:
 def generate(kind: str, arg: str, page: Path | None = None, pictures: dict[Path, bytes] | None = None) -> str:
     if kind == "rnnshape":
         return fence(_strip_trailing_spaces(run_rnnshape(arg)))
+    if kind == "rnnshape-env":
+        assignments, _, args = (part.strip() for part in arg.partition("|"))
+        env = dict(item.split("=", 1) for item in shlex.split(assignments))
+        return fence(_strip_trailing_spaces(run_rnnshape(args, env)))
     if kind == "rnnshape-raw":
         return run_rnnshape(arg).rstrip() + "\n"
     if kind == "rnnshape-section":
@@ -124,6 +159,8 @@ def generate(kind: str, arg: str, page: Path | None = None, pictures: dict[Path,
         return fence(_strip_trailing_spaces(run_file(arg)))
     if kind == "cli-reference":
         return cli_reference(arg)
+    if kind == "notebook":
+        return run_notebook(arg)
     if kind == "svg":
         target, _, args = (part.strip() for part in arg.partition("|"))
         run_svg(target, args, {} if pictures is None else pictures)

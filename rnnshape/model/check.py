@@ -20,11 +20,12 @@ from rnnshape.model.call import explanation_of
 from rnnshape.model.diagnose import Explanation, Situation, explain
 from rnnshape.model.given import Given
 from rnnshape.model.shapes import ITEM_BYTES, refuse_inapplicable
+from rnnshape.render.shown import Shown
 from rnnshape.report import SCHEMA_VERSION, Report
 from rnnshape.spec import RNNSpec
 
-@dataclass
-class CheckReport(Verdict):
+@dataclass(repr=False)
+class CheckReport(Verdict, Shown):
     """What torch made of tensors of the given shapes: inspect's Report, or its refusal explained."""
 
     spec: RNNSpec  # the layer as the flags built it
@@ -39,6 +40,11 @@ class CheckReport(Verdict):
     @property
     def ok(self) -> bool:
         return self.report is not None and self.report.ok
+
+    def headline(self) -> str:
+        if self.explanation is not None:
+            return f"{theory.constructor_text(self.spec)}: torch refused them ({self.explanation.message})"
+        return f"{theory.constructor_text(self.spec)}: torch took them, {'every check held' if self.ok else 'checks failed'}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

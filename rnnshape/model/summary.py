@@ -19,6 +19,7 @@ from rnnshape.errors import Verdict
 from rnnshape.model.diagnose import Explanation
 from rnnshape.model.hooks import Group, Outputs, Recorder, watch
 from rnnshape.model.module import is_recurrent, short_type_name
+from rnnshape.render.shown import Shown
 from rnnshape.report import SCHEMA_VERSION
 
 NOT_CALLED = "not called"
@@ -48,8 +49,8 @@ class ModuleRow:
         }
 
 
-@dataclass
-class Summary(Verdict):
+@dataclass(repr=False)
+class Summary(Verdict, Shown):
     model: str  # the model's type
     rows: list[ModuleRow]
     groups: list[Group]
@@ -71,6 +72,12 @@ class Summary(Verdict):
     @property
     def ok(self) -> bool:
         return self.error is None and not self.failed
+
+    def headline(self) -> str:
+        calls = sum(g.calls for g in self.groups)
+        verdict = f"raised in {self.error.place}" if self.error else ("every check held" if self.ok else "checks failed")
+        return (f"{self.model}: {len(self.rows)} module{'s' if len(self.rows) != 1 else ''}, {calls} recurrent call{'s' if calls != 1 else ''} "
+                f"in {len(self.groups)} group{'s' if len(self.groups) != 1 else ''}, {verdict}")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -31,21 +31,66 @@ _SECTIONS = {
     "CheckpointReport": ("rnnshape.render.checkpoint_sections", "sections"),
     "Summary": ("rnnshape.render.model_sections", "summary_sections"),
     "CheckReport": ("rnnshape.render.model_sections", "check_sections"),
+    "Sweep": ("rnnshape.render.rows", "sweep_sections"),
+    "Row": ("rnnshape.render.rows", "row_sections"),
 }
 
 
-def sections_of(report: Any) -> list:
+# The sections each command's table and markdown can be cut to (--sections), in the order they
+# come, and the few --brief keeps: the answer on the first screen. JSON and CSV stay whole.
+SECTION_NAMES = {
+    "inspect": ("tensors", "packing", "h_n_rows", "relations", "parameters", "totals", "settings", "cost", "checks"),
+    "verify": ("comparisons", "result"),
+    "checkpoint": ("file", "config", "tensors", "packing", "h_n_rows", "relations", "parameters", "totals", "checks",
+                   "inconsistent"),
+    "summary": ("modules", "recurrent", "tensors", "packing", "h_n_rows", "relations", "totals", "refused", "why", "checks"),
+    "check": ("given", "tensors", "packing", "h_n_rows", "relations", "result", "refused", "why"),
+}
+BRIEF = {
+    "inspect": ("tensors", "h_n_rows", "totals"),
+    "verify": ("result",),
+    "checkpoint": ("file", "config", "tensors", "totals"),
+    "summary": ("modules", "totals", "refused", "why", "checks"),
+    "check": ("tensors", "result", "refused", "why"),
+}
+
+
+def chosen_sections(command: str, fmt: str, *, brief: bool = False, names: str | None = None) -> tuple[str, ...] | None:
+    """The sections --brief or --sections NAME,... keep (None: every one); SpecError naming the flag."""
+    if not brief and names is None:
+        return None
+    flag = "sections" if names is not None else "brief"
+    if brief and names is not None:
+        raise SpecError("sections", "and --brief both choose sections: give one of them")
+    if fmt not in ("table", "markdown"):
+        raise SpecError(flag, f"chooses sections of the table and markdown formats; -f {fmt} is always whole (the contract)")
+    if brief:
+        return BRIEF[command]
+    known = SECTION_NAMES[command]
+    picked = tuple(dict.fromkeys(n.strip().lower().replace("-", "_") for n in names.split(",") if n.strip()))
+    unknown = [n for n in picked if n not in known]
+    if not picked or unknown:
+        raise SpecError("sections", f"must be among {', '.join(known)} (got {names!r})")
+    return picked
+
+
+def sections_of(report: Any, only: tuple[str, ...] | None = None) -> list:
+    """The report's sections, or those of them named in `only` (a name the report has no section for is skipped)."""
     from importlib import import_module
 
     module, function = _SECTIONS[type(report).__name__]
-    return getattr(import_module(module), function)(report)
+    parts = getattr(import_module(module), function)(report)
+    return parts if only is None else [part for part in parts if part.name in only]
 
 
-def render(report: Any, fmt: str, *, width: int = 100, color: bool = False) -> str:
+def render(report: Any, fmt: str, *, width: int = 100, color: bool = False, only: tuple[str, ...] | None = None,
+           ascii: bool = False) -> str:
+    """The report in one format. `ascii`: for an output that cannot show rnnshape's symbols (symbols.py)."""
     fmt = check_format(fmt)
     if fmt == "json":
-        # ensure_ascii=False keeps the report's own words (✓, ×) readable; stdout is UTF-8.
-        return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        # The report's own words (✓, ×) as they are where the output shows them; escaped where it cannot:
+        # the same JSON either way.
+        return json.dumps(report.to_dict(), indent=2, ensure_ascii=ascii) + "\n"
     if fmt == "csv":
         from rnnshape.render import csvfmt
 
@@ -53,7 +98,15 @@ def render(report: Any, fmt: str, *, width: int = 100, color: bool = False) -> s
     if fmt == "table":
         from rnnshape.render import table
 
-        return table.render_sections(sections_of(report), width=width, color=color)
+        return table.render_sections(_drawn(sections_of(report, only), ascii), width=width, color=color, ascii=ascii)
     from rnnshape.render import markdown
 
-    return markdown.render_sections(sections_of(report))
+    return markdown.render_sections(_drawn(sections_of(report, only), ascii))
+
+
+def _drawn(parts: list, ascii: bool) -> list:
+    if not ascii:
+        return parts
+    from rnnshape.render.symbols import sections_in_ascii
+
+    return sections_in_ascii(parts)

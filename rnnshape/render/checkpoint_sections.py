@@ -38,7 +38,7 @@ def file_section(report: CheckpointReport) -> Section:
     if not report.layers and not report.inconsistent:
         rows += [["holds" if i == 0 else "", line] for i, line in enumerate(contents.outline)]
     lines = list(report.notes)
-    return Section(f"checkpoint {contents.file}", ["", ""], rows, lines=lines)
+    return Section(f"checkpoint {contents.file}", ["", ""], rows, lines=lines, prose={1}, name="file")
 
 
 def layer_sections(layer: LayerReport) -> list[Section]:
@@ -64,13 +64,14 @@ def config_section(layer: LayerReport) -> Section:
     where = f"checkpoint{layer.state_dict.where}, " if layer.state_dict.path else ""
     keys = f"{where}{len(layer.found.keys)} keys" + (f" under {layer.found.prefix}" if layer.found.prefix else "")
     title = f"{shown(layer.name)}: {theory.constructor_text(spec)}, from {keys}"
-    return Section(title, ["config", "value", "read from"], rows, code={1})
+    return Section(title, ["config", "value", "read from"], rows, code={1}, prose={2}, optional=(2,), name="config")
 
 
 def inconsistent_section(report: CheckpointReport) -> Section:
     rows = [[shown(group.name), problem] for group in report.inconsistent for problem in group.found.problems]
     lines = [f"{shown(group.name)} keys: {', '.join(group.found.keys)}" for group in report.inconsistent]
-    return Section(f"{FAILED} keys that look recurrent but give no valid layer", ["layer", "problem"], rows, lines=lines)
+    return Section(f"{FAILED} keys that look recurrent but give no valid layer", ["layer", "problem"], rows, lines=lines,
+                   prose={1}, name="inconsistent")
 
 
 

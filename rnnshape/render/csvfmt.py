@@ -27,10 +27,14 @@ CHECK_COLUMNS = ["tensor", "given", "shape", "dtype", "device", "predicted_shape
 
 def render(report: Any) -> str:
     """One table per kind: inspect's parameters; verify's comparisons; checkpoint's saved parameters;
-    summary's modules; check's tensors."""
+    summary's modules; check's tensors; a sweep's rows."""
     kind = type(report).__name__
     if kind == "Report":
         return _parameters(report)
+    if kind in ("Sweep", "Row"):
+        from rnnshape.render.rows import csv_text
+
+        return csv_text(report.rows if kind == "Sweep" else [report])
     data = report.to_dict()
     records = {
         "VerifyReport": lambda: data["comparisons"],

@@ -33,7 +33,8 @@ def modules_section(summary: Summary) -> Section:
         shown = [text + (f" ×{count}" if count > 1 else "") for text, count in row.outputs.shown.items()] or [NOT_CALLED]
         rows.append([name, row.type, "; ".join(shown), f"{row.parameters:,}"])
     title = f"summary: {summary.model}, every module in tree order with what each call returned"
-    return Section(title, ["module", "type", "output", "parameters"], rows, numeric={3}, code={2}, keep_whole={3})
+    return Section(title, ["module", "type", "output", "parameters"], rows, numeric={3}, code={2}, prose={2}, optional=(1,),
+                   name="modules")
 
 
 def _called(group: Group) -> str:
@@ -43,7 +44,7 @@ def _called(group: Group) -> str:
 def group_sections(group: Group) -> list[Section]:
     title = f"{group.where or 'the model'}: {group.module}, {_called(group)}"
     if group.report is None:
-        return [Section(title, [], [], lines=[f"{FAILED} {group.problem}"])]
+        return [Section(title, [], [], lines=[f"{FAILED} {group.problem}"], name="recurrent")]
     first, *rest = shape_sections(group.report)
     first.title = f"{title}: tensors"
     return [first, *rest]
@@ -56,7 +57,7 @@ def totals_section(summary: Summary) -> Section:
         ["recurrent", f"{summary.recurrent_parameters:,}", "in nn.RNN, nn.LSTM, nn.GRU and their cells"],
         ["recurrent MACs", f"{summary.recurrent_macs:,}", "every recurrent call on the shapes it got (inspect's cost)"],
     ]
-    return Section("totals", ["", "count", "what"], rows, numeric={1}, keep_whole={1})
+    return Section("totals", ["", "count", "what"], rows, numeric={1}, prose={2}, optional=(2,), name="totals")
 
 
 def summary_notes_section(summary: Summary) -> Section:
@@ -71,7 +72,7 @@ def summary_notes_section(summary: Summary) -> Section:
     for group in summary.failed:
         lines += [f"{FAILED} {group.where}: {c.name}: predicted {c.predicted}, torch gave {c.observed}" for c in group.report.failed_checks]
     lines += [f"note: {n}" for n in summary.notes]
-    return Section("checks and notes", [], [], lines=lines)
+    return Section("checks and notes", [], [], lines=lines, name="checks")
 
 
 def check_sections(report: CheckReport) -> list[Section]:
@@ -80,8 +81,9 @@ def check_sections(report: CheckReport) -> list[Section]:
         return explanation_sections(report.explanation)
     given = Section(f"check: {theory.constructor_text(report.spec)} takes these", ["tensor", "given"],
                     [[name, "not given" if facts is None else facts.text()] for name, facts in report.given.items()
-                     if facts is not None or name == "h_0" or (name == "c_0" and report.spec.lstm)], code={1})
-    verdict = Section("result", [], [], lines=[f"{HELD} torch accepted these shapes; the shapes above are what it produced"]
+                     if facts is not None or name == "h_0" or (name == "c_0" and report.spec.lstm)], code={1}, prose={1},
+                    name="given")
+    verdict = Section("result", [], [], name="result", lines=[f"{HELD} torch accepted these shapes; the shapes above are what it produced"]
                       + [f"{FAILED} {c.name}: predicted {c.predicted}, torch gave {c.observed}" for c in report.report.failed_checks])
     return [given, *shape_sections(report.report), verdict]
 
@@ -91,13 +93,15 @@ def explanation_sections(explanation: Explanation) -> list[Section]:
     if explanation.expected:
         expected = {name: (shape, dims) for name, shape, dims in explanation.expected}
         rows = [[name, facts, expected.get(name, (None, ""))[0] or "", expected.get(name, (None, ""))[1]] for name, facts in explanation.given]
-        table = Section(title, ["tensor", "given", "expected", "dims"], rows, code={1, 2, 3})
+        table = Section(title, ["tensor", "given", "expected", "dims"], rows, code={1, 2, 3}, prose={1}, optional=(3,),
+                        name="refused")
     else:  # a module rnnshape has no formulas for: what it got, and torch's word
-        table = Section(title, ["argument", "given"], [list(pair) for pair in explanation.given], code={1})
+        table = Section(title, ["argument", "given"], [list(pair) for pair in explanation.given], code={1}, prose={1},
+                        name="refused")
     lines = [f"torch said: {explanation.error_type}: {explanation.message}"]
     lines += [f"differs: {d}" for d in explanation.differences]
     for _, says, fix in explanation.causes:
         lines += [f"likely cause: {says}", f"fix: {fix}"]
     if not explanation.causes:
         lines.append(f"cause: {explanation.no_cause}")
-    return [table, Section("why", [], [], lines=lines)]
+    return [table, Section("why", [], [], lines=lines, name="why")]

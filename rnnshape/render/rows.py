@@ -1,5 +1,5 @@
-"""A sweep's rows in each format: table and markdown (only the columns that tell
-rows apart), csv (every column), json (one array) and jsonl (one object a line)."""
+"""A sweep's rows: its one section for table, markdown and HTML (only the columns that
+tell rows apart), csv (every column) and jsonl (one object a line; json is Sweep.to_dict())."""
 
 from __future__ import annotations
 
@@ -10,24 +10,19 @@ import json
 from rnnshape import theory
 from rnnshape.render.sections import FAILED, HELD, SKIPPED, Section
 from rnnshape.spec import RNNSpec
-from rnnshape.sweep import COST_KEYS, SHAPES, Row
+from rnnshape.sweep import COST_KEYS, SHAPES, Row, Sweep
 
 
-def render_rows(rows: list[Row], fmt: str, *, varying: list[str], width: int = 100, color: bool = False) -> str:
-    if fmt == "json":
-        return json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False) + "\n"
-    if fmt == "jsonl":
-        return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in rows)
-    if fmt == "csv":
-        return csv_text(rows)
-    parts = [section(rows, varying)]
-    if fmt == "table":
-        from rnnshape.render import table
+def jsonl(rows: list[Row]) -> str:
+    return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in rows)
 
-        return table.render_sections(parts, width=width, color=color)
-    from rnnshape.render import markdown
 
-    return markdown.render_sections(parts)
+def sweep_sections(sweep: Sweep) -> list[Section]:
+    return [section(sweep.rows, sweep.varying)]
+
+
+def row_sections(row: Row) -> list[Section]:
+    return [section([row], [])]
 
 
 def csv_columns() -> list[str]:
@@ -85,8 +80,9 @@ def section(rows: list[Row], varying: list[str]) -> Section:
         title, columns, table_rows,
         numeric={first, first + 1},
         code=set(range(len(config_columns), first)),
-        keep_whole=set(range(len(config_columns))),
+        optional=(first + 1, first),  # MACs, then params: the shapes are what a sweep is for
         lines=refused,
+        name="sweep",
     )
 
 

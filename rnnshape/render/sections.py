@@ -19,6 +19,12 @@ HELD, FAILED, SKIPPED = "✓", "✗", "—"
 
 @dataclass
 class Section:
+    """One titled table (or block of text) of a report, laid out by layout.py and drawn by each format.
+
+    A cell is never split across lines unless its column is prose: names, shapes,
+    numbers, gates and dims stay whole; meanings and reasons wrap at spaces.
+    """
+
     title: str
     columns: list[str]
     rows: list[list[str]]
@@ -26,15 +32,21 @@ class Section:
     code: set[int] = field(default_factory=set)  # column indexes that hold code (markdown `spans`)
     title_is_code: bool = False
     lines: list[str] = field(default_factory=list)  # text after the table
-    keep_whole: set[int] = field(default_factory=set)  # column indexes never wrapped (shapes, numbers)
+    prose: set[int] = field(default_factory=set)  # column indexes whose text may wrap at spaces
+    optional: tuple[int, ...] = ()  # column indexes left out, in this order, where the table does not fit
+    name: str = ""  # what --sections calls it
 
 
 def sections(report: Report) -> list[Section]:
+    """The shapes first, under the module as torch prints it: what a reader came for fits the first screen."""
+    tensors, *shapes = shape_sections(report)
+    tensors.title, tensors.title_is_code = report.observation.module_repr, True
     return [
-        module_section(report),
-        *shape_sections(report),
+        tensors,
+        *shapes,
         parameters_section(report),
         totals_section(report),
+        module_section(report),
         cost_section(report),
         notes_section(report),
     ]
@@ -80,8 +92,8 @@ def module_section(report: Report) -> Section:
         ["dtype", spec.dtype],
         ["seed", str(spec.seed)],
     ]
-    # The title is the module as torch prints it; the rows are what that repr hides.
-    return Section(report.observation.module_repr, ["setting", "value"], rows, title_is_code=True)
+    # What the module's repr (the tensors' title) hides.
+    return Section("settings", ["setting", "value"], rows, prose={1}, name="settings")
 
 
 def tensors_section(report: Report) -> Section:
@@ -95,11 +107,12 @@ def tensors_section(report: Report) -> Section:
             check = f"{SKIPPED} not run"
         shown = shape_text(seen)
         if unavailable.get(t.name) == NOT_GIVEN:  # a real call that left h_0 out
-            shown, check = "not given", f"{SKIPPED} torch started from zeros {shape_text(t.shape)}"
+            shown, check = "not given", f"{SKIPPED} zeros {shape_text(t.shape)}"  # torch started from zeros
         elif t.name in unavailable:
             shown, check = "unavailable", f"{SKIPPED} predicted {shape_text(t.shape)}"
         rows.append([t.name, shown, "(" + ", ".join(t.dims) + ")", t.meaning, check])
-    return Section("tensors", ["tensor", "shape", "dims", "meaning", "predicted"], rows, code={0, 1, 2})
+    return Section("tensors", ["tensor", "shape", "dims", "meaning", "predicted"], rows, code={0, 1, 2}, prose={3},
+                   optional=(3, 2), name="tensors")
 
 
 def packing_section(report: Report) -> Section:
@@ -118,7 +131,7 @@ def packing_section(report: Report) -> Section:
         ["batch_sizes", f"{packing.get('batch_sizes')}: sequences still running at t = 0, 1, ..."],
         ["sorted_indices", order],
     ]
-    return Section("packing: pack_padded_sequence(input, lengths)", ["", ""], rows, code={1})
+    return Section("packing: pack_padded_sequence(input, lengths)", ["", ""], rows, code={1}, prose={1}, name="packing")
 
 
 def h_n_rows_section(report: Report) -> Section:
@@ -129,7 +142,7 @@ def h_n_rows_section(report: Report) -> Section:
         for r in report.h_n_rows
     ]
     columns = ["row", "layer", "direction", "last step it saw"]
-    return Section(f"{states} rows: row = layer * D + direction", columns, rows, numeric={0, 1})
+    return Section(f"{states} rows: row = layer * D + direction", columns, rows, numeric={0, 1}, name="h_n_rows")
 
 
 def relations_section(report: Report) -> Section:
@@ -137,7 +150,7 @@ def relations_section(report: Report) -> Section:
     rows = [[r.text, r.why, mark(held.get(r.name))] for r in report.relations]
     output = "padded_output" if report.spec.packed else "output"
     title = f"{output} and h_n, checked on the real tensors" if report.ran else f"{output} and h_n (not checked: --no-run)"
-    return Section(title, ["identity", "why", "held"], rows, code={0})
+    return Section(title, ["identity", "why", "held"], rows, code={0}, prose={1}, optional=(1,), name="relations")
 
 
 def parameters_section(report: Report) -> Section:
@@ -163,7 +176,7 @@ def parameters_section(report: Report) -> Section:
     if report.spec.base_mode != "rnn":
         title += f"; each gate is a block of {H} rows"
     columns = ["parameter", "layer dir", "shape", "numel", "gates", "min", "max", "in bound"]
-    return Section(title, columns, rows, numeric={3, 5, 6}, code={0, 2})
+    return Section(title, columns, rows, numeric={3, 5, 6}, code={0, 2}, optional=(3, 4, 1), name="parameters")
 
 
 def given_parameters_section(report: Report, heading: str) -> Section:
@@ -181,7 +194,8 @@ def given_parameters_section(report: Report, heading: str) -> Section:
     title = (f"{heading}; PyTorch's init draws U(-{bound:.4f}, {bound:.4f}), "
              f"1/sqrt(hidden_size) = 1/sqrt({report.spec.hidden_size})")
     columns = ["parameter", "layer dir", "shape", "numel", "min", "max", "mean", "std", "in bound"]
-    return Section(title, columns, rows, numeric={3, 4, 5, 6, 7}, code={0, 2}, lines=[report.init_hint], keep_whole={2, 3, 4, 5, 6, 7})
+    return Section(title, columns, rows, numeric={3, 4, 5, 6, 7}, code={0, 2}, lines=[report.init_hint],
+                   optional=(3, 6, 7, 1), name="parameters")
 
 
 def totals_section(report: Report) -> Section:
@@ -197,7 +211,7 @@ def totals_section(report: Report) -> Section:
         ["", substituted],
         ["bytes", f"{size} ({format_bytes(size)}) in {report.spec.dtype}"],
     ]
-    return Section("totals", ["", ""], rows, code={1})
+    return Section("totals", ["", ""], rows, code={1}, prose={1}, name="totals")
 
 
 def cost_section(report: Report) -> Section:
@@ -209,7 +223,7 @@ def cost_section(report: Report) -> Section:
     if note:
         lines.append(f"note: {note}")
     return Section(f"cost of one forward: {cost.macs_of(items):,} MACs", ["", "count", "unit", "formula"], rows,
-                   numeric={1}, code={3}, lines=lines)
+                   numeric={1}, code={3}, lines=lines, prose={3}, optional=(2,), name="cost")
 
 
 def notes_section(report: Report) -> Section:
@@ -224,7 +238,7 @@ def notes_section(report: Report) -> Section:
         summary = f"{HELD} all {counted - skipped} checks held" + (f", {skipped} not checkable here" if skipped else "")
     lines = [summary] + [f"{FAILED} {c.name}: predicted {c.predicted}, torch gave {c.observed}" for c in failed]
     lines += [f"note: {n}" for n in report.notes]
-    return Section("checks and notes", [], [], lines=lines)
+    return Section("checks and notes", [], [], lines=lines, name="checks")
 
 
 def _number(value: float | None) -> str:

@@ -15,7 +15,8 @@ def sections(report) -> list[Section]:  # report: rnnshape.verification.VerifyRe
         [c.tensor, str(c.layer), c.direction, f"{c.max_abs_error:.3g}", f"{c.max_rel_error:.3g}", HELD if c.ok else FAILED]
         for c in report.comparisons
     ]
-    table = Section(title, ["tensor", "layer", "direction", "max abs error", "max rel error", "within"], rows, numeric={1, 3, 4}, code={0})
+    table = Section(title, ["tensor", "layer", "direction", "max abs error", "max rel error", "within"], rows, numeric={1, 3, 4},
+                    code={0}, optional=(4,), name="comparisons")
     if report.ok:
         summary = f"{HELD} the equations give what nn.{spec.module_name} gives: largest error {report.max_abs_error:.3g}"
     else:
@@ -28,4 +29,4 @@ def sections(report) -> list[Section]:  # report: rnnshape.verification.VerifyRe
     else:
         how = "the loop runs in float64 on the module's own weights, the same input and h_0 (and c_0), in eval mode"
     lines = [summary, f"note: {how}"] + [f"note: {n}" for n in report.notes]
-    return [table, Section("result", [], [], lines=lines)]
+    return [table, Section("result", [], [], lines=lines, name="result")]
