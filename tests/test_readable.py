@@ -252,16 +252,20 @@ def test_every_table_and_json_in_an_encoding_without_the_symbols(args, encoding,
         assert json.loads(result.stdout) == json.loads(reference.stdout)  # the same JSON, escaped
 
 
-EVERY_COMMAND = [["inspect", "--mode", "lstm", "--lengths", "3,2"], ["flow", "--layers", "2", "--bidirectional", "--lengths", "4,2"],
-                 ["code", "--mode", "lstm"], ["verify", "-f", "csv"], ["schema", "check"], ["inspect", "--hidden-size", "0"],
-                 ["summary", f"{MODELS}:tagger", "--input-shape", "2,3"]]
+# Every command, in a process of its own; FILE stands for a saved checkpoint.
+EVERY_COMMAND = [["inspect", "--mode", "lstm", "--lengths", "3,2"], ["verify", "-f", "csv"], ["code", "--mode", "lstm"],
+                 ["flow", "--layers", "2", "--bidirectional", "--lengths", "4,2"], ["sweep", "--mode", "rnn,lstm"],
+                 ["checkpoint", "FILE"], ["check", "--input-shape", "5,3,12"], ["summary", f"{MODELS}:tagger", "--input-shape", "2,3"],
+                 ["schema", "check"], ["inspect", "--hidden-size", "0"]]
+_references: dict[tuple[str, ...], subprocess.CompletedProcess] = {}
 
 
 @pytest.mark.parametrize("encoding", ["ascii", "gbk"])
 @pytest.mark.parametrize("args", EVERY_COMMAND, ids=lambda a: " ".join(a[:3]))
-def test_every_command_in_a_console_that_cannot_show_its_symbols(args, encoding):
+def test_every_command_in_a_console_that_cannot_show_its_symbols(args, encoding, saved_checkpoint):
     """A real process: PYTHONIOENCODING decides stdout's and stderr's encoding, as a console's locale does."""
-    reference = run(args)
+    args = [saved_checkpoint if a == "FILE" else a for a in args]
+    reference = _references.get(tuple(args)) or _references.setdefault(tuple(args), run(args))
     result = run(args, PYTHONIOENCODING=encoding)
     assert result.returncode == reference.returncode, result.stderr.decode(encoding)
     stdout, stderr = result.stdout.decode(encoding), result.stderr.decode(encoding)  # every byte is the encoding's
