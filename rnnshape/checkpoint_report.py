@@ -11,18 +11,30 @@ tell (nonlinearity, batch_first, dropout) is assumed, and said so, unless given.
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rnnshape import checkpoint_file, theory
-from rnnshape.checkpoint_file import Contents, StateDict
+from rnnshape.checkpoint_file import IN_MEMORY, SAFETENSORS, TORCH_LEGACY, TORCH_ZIP, Contents, StateDict
 from rnnshape.errors import FileProblem, SpecError, Verdict
+from rnnshape.memory import format_bytes
 from rnnshape.probe import observe, unobserved
 from rnnshape.render.shown import Shown
 from rnnshape.report import SCHEMA_VERSION, Report
 from rnnshape.spec import CHECKPOINT_FIELDS, DTYPES, UNKNOWN_FROM_KEYS, RNNSpec
 from rnnshape.state_dict import Found, find
+
+# At most this many layers run in one go without --layer: each is a module built and run,
+# and a file of 20,000 tiny ones would take minutes to answer what --no-run lists at once.
+MAX_RUN_LAYERS = 100
+# What reading a layer's values adds whatever their size: the safetensors library, torch's
+# zip reader. Measured peaks of one 40 MiB file varied by up to 20 MiB from run to run
+# (156-176 MiB, safetensors; 163-179, torch zip), a spread the margin alone would not cover.
+_READ_FIXED_BYTES = 16 * 2**20
+# Names listed in a refusal that would otherwise list thousands.
+_NAMES_SHOWN = 10
 
 
 @dataclass
@@ -61,8 +73,8 @@ class LayerReport:
     def init_hint(self) -> str:
         return self.report.init_hint
 
-    def to_dict(self) -> dict[str, Any]:
-        whole = self.report.to_dict()
+    def to_dict(self, *, _whole: dict[str, Any] | None = None) -> dict[str, Any]:
+        whole = self.report.to_dict() if _whole is None else _whole
         parameters = []
         for p, entry in zip(self.report.observation.parameters, whole["parameters"]):
             entry = {**entry, "key": self.found.prefix + p.name}
@@ -137,13 +149,27 @@ class CheckpointReport(Verdict, Shown):
             "format": self.contents.format,
             "observed": self.ran,
             "state_dicts": [{"path": list(s.path), "tensors": len(s.shapes)} for s in self.contents.state_dicts],
-            "layers": [layer.to_dict() for layer in self.layers],
+            "layers": _layer_dicts(self.layers),
             "inconsistent": [group.to_dict() for group in self.inconsistent],
             # What the file holds, briefly: the answer when there is no recurrent layer.
             "contents": self.contents.outline,
             "notes": self.notes,
             "ok": self.ok,
         }
+
+
+def _layer_dicts(layers: list[LayerReport]) -> list[dict[str, Any]]:
+    """Each layer's dict. Layers that share one Report (alike layers read with --no-run) share its to_dict's
+    work, and each gets its own copy of it (pickled once, unpickled at C speed): no two layers' dicts share
+    a part that a caller could change."""
+    pickled: dict[int, bytes] = {}
+    out = []
+    for layer in layers:
+        whole = pickled.get(id(layer.report))
+        if whole is None:
+            whole = pickled[id(layer.report)] = pickle.dumps(layer.report.to_dict(), protocol=pickle.HIGHEST_PROTOCOL)
+        out.append(layer.to_dict(_whole=pickle.loads(whole)))
+    return out
 
 
 def shown(name: str) -> str:
@@ -178,31 +204,61 @@ def checkpoint(path: Any, *, layer: str | None = None, run: bool = True, max_mem
         raise TypeError(f"checkpoint() takes a file path or a state_dict (a mapping of names to tensors), not {type(path).__name__}{hint}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     RNNSpec(**overrides)  # a bad value (--seq-len 0, --device gpu) is refused before the file is read, without torch
-    contents = checkpoint_file.from_object(path) if in_memory else checkpoint_file.read(os.fspath(path), values=run)
+    if in_memory:
+        contents = checkpoint_file.from_object(path)
+    else:
+        contents = checkpoint_file.read(os.fspath(path), values=run, max_memory=max_memory)
+    try:
+        return _checkpoint(contents, layer, run, max_memory, overrides)
+    finally:
+        contents.close()
+
+
+def _checkpoint(contents: Contents, layer: str | None, run: bool, max_memory: int | None,
+                overrides: dict[str, Any]) -> CheckpointReport:
     path = contents.file
     found = [(sd, f) for sd in contents.state_dicts for f in find(sd.shapes)]
     found = _select(found, layer, path)
     good = [(sd, f) for sd, f in found if f.spec is not None]
     _check_overrides_apply(overrides, [f for _, f in good])
-    layers = [_layer_report(contents, sd, f, overrides, run, max_memory) for sd, f in good]
+    if run and layer is None and len(good) > MAX_RUN_LAYERS:
+        raise FileProblem(path, f"holds {len(good)} recurrent layers and cells, and rnnshape runs at most {MAX_RUN_LAYERS} "
+                                f"in one go: pick one with --layer NAME (the first is {qualified_name(*good[0])!r}), "
+                                "or list them all without running with --no-run")
+    plans = [_plan(sd, f, overrides) for sd, f in good]
+    if run:
+        _refuse_if_too_big(contents, plans, max_memory)  # before any value is read
+    reports: dict[Any, Report] = {}  # --no-run: alike layers share one Report (20,000 of them cost one)
+    layers = [_layer_report(contents, plan, run, max_memory, reports) for plan in plans]
     inconsistent = [Inconsistent(sd, f) for sd, f in found if f.spec is None]
-    notes = [] if found else [f"no recurrent layer or cell in {path}: no weight_ih_l<k> or weight_ih/weight_hh keys"]
+    notes = list(contents.notes)
+    if not found:
+        notes.append(f"no recurrent layer or cell in {path}: no weight_ih_l<k> or weight_ih/weight_hh keys")
     return CheckpointReport(contents, layers, inconsistent, run, notes)
 
 
 def _select(found: list[tuple[StateDict, Found]], layer: str | None, path: str) -> list[tuple[StateDict, Found]]:
-    """The layer named exactly, or the one whose name ends in these dotted parts (decoder, module.decoder)."""
+    """The layer named exactly, or the one whose name ends in these dotted parts (decoder, module.decoder).
+
+    The name as given is tried first, then without surrounding spaces (a prefix may hold any characters).
+    """
     if layer is None:
         return found
-    wanted = layer.strip().rstrip(".")
-    exact = [(sd, f) for sd, f in found if qualified_name(sd, f) == wanted]
+    for wanted in dict.fromkeys([layer.rstrip("."), layer.strip().rstrip(".")]):
+        exact = [(sd, f) for sd, f in found if qualified_name(sd, f) == wanted]
+        if exact:
+            return exact
     tails = [(sd, f) for sd, f in found if qualified_name(sd, f).endswith("." + wanted)]
-    if exact or len(tails) == 1:
-        return exact or tails
-    names = ", ".join(repr(qualified_name(sd, f)) for sd, f in found) or "none"
+    if len(tails) == 1:
+        return tails
     if tails:
-        raise SpecError("layer", f"{layer!r} names {len(tails)} layers in {path}; say which: {names}")
-    raise SpecError("layer", f"{layer!r} is no recurrent layer in {path}; it holds: {names}")
+        raise SpecError("layer", f"{layer!r} names {len(tails)} layers in {path}; say which: {_names(tails)}")
+    raise SpecError("layer", f"{layer!r} is no recurrent layer in {path}; it holds: {_names(found)}")
+
+
+def _names(found: list[tuple[StateDict, Found]]) -> str:
+    names = ", ".join(repr(qualified_name(sd, f)) for sd, f in found[:_NAMES_SHOWN]) or "none"
+    return names + (f" and {len(found) - _NAMES_SHOWN} more (--no-run lists them all)" if len(found) > _NAMES_SHOWN else "")
 
 
 def _check_overrides_apply(overrides: dict[str, Any], found: list[Found]) -> None:
@@ -215,8 +271,23 @@ def _check_overrides_apply(overrides: dict[str, Any], found: list[Found]) -> Non
             raise SpecError(name, f"is for {fits}; the chosen ones are {modules}")
 
 
-def _layer_report(contents: Contents, where: StateDict, found: Found, overrides: dict[str, Any], run: bool,
-                  max_memory: int | None) -> LayerReport:
+@dataclass
+class _Plan:
+    """A found layer, and the spec it will run with (the file's config, the flags that apply to it)."""
+
+    where: StateDict
+    found: Found
+    spec: RNNSpec
+    assumed: dict[str, str]
+    notes: list[str]
+    file_dtype: str
+
+    @property
+    def name(self) -> str:
+        return qualified_name(self.where, self.found)
+
+
+def _plan(where: StateDict, found: Found, overrides: dict[str, Any]) -> _Plan:
     base = found.spec
     assert base is not None
     first_key = next(k for k in found.keys if "weight_hh" in k)
@@ -232,6 +303,46 @@ def _layer_report(contents: Contents, where: StateDict, found: Found, overrides:
     except SpecError as exc:
         raise SpecError(exc.field, f"{exc.message} (layer {qualified_name(where, found)!r}; --layer picks one)") from None
     assumed = {k: text for k, text in UNKNOWN_FROM_KEYS.items() if k not in overrides and _applies(k, base)}
+    return _Plan(where, found, spec, assumed, notes, file_dtype)
+
+
+def _refuse_if_too_big(contents: Contents, plans: list[_Plan], max_memory: int | None) -> None:
+    """Exit 3, before any value is read, when reading and running a chosen layer needs more than the machine has.
+
+    Layers are read and run one after another, so the largest counts: its saved tensors
+    as the file stores them (safetensors maps the file and copies each record out of
+    the map, and both are resident: twice; a torch zip's are memory-mapped and paged in
+    as they are read: once; a legacy file was read whole into memory, all of it
+    counts), the statistics of its largest
+    tensor (theory.statistics_bytes: a float64 copy and more), and, on the CPU, the
+    run: the module that load_state_dict copies the values into, the input and the
+    outputs (theory.run_bytes). All with theory's margin. The rest of the file is never
+    read, however large.
+    """
+    worst: tuple[int, _Plan, int] | None = None
+    legacy_bytes = os.path.getsize(contents.file) if contents.format == TORCH_LEGACY else 0
+    for plan in plans:
+        keys = plan.found.keys
+        saved = sum(plan.where.nbytes.get(k, 0) for k in keys)
+        held = {SAFETENSORS: 2 * saved, TORCH_ZIP: saved, IN_MEMORY: 0}.get(contents.format, legacy_bytes)
+        on_cpu = not plan.spec.device.startswith(("cuda", "meta"))
+        needed = theory.with_margin(_READ_FIXED_BYTES + held + theory.statistics_bytes(plan.spec)) \
+            + (theory.run_bytes(plan.spec) if on_cpu else 0)
+        if worst is None or needed > worst[0]:
+            worst = (needed, plan, saved)
+    if worst is None:
+        return
+    needed, plan, saved = worst
+    checkpoint_file.refuse_if_too_big(
+        contents.file, needed, max_memory,
+        f"reading layer {plan.name!r} ({format_bytes(saved)} of saved tensors) and running it",
+        hint="--no-run answers from the keys and shapes alone, and --layer picks one layer",
+    )
+
+
+def _layer_report(contents: Contents, plan: _Plan, run: bool, max_memory: int | None,
+                  reports: dict[Any, Report]) -> LayerReport:
+    where, found, spec = plan.where, plan.found, plan.spec
     if run:
         saved = contents.tensors(where, found.keys)
         weights = {key[len(found.prefix):]: tensor for key, tensor in saved.items()}
@@ -241,10 +352,15 @@ def _layer_report(contents: Contents, where: StateDict, found: Found, overrides:
             if exc.field != "file":
                 raise
             raise FileProblem(contents.file, f"layer {qualified_name(where, found)!r}: {exc.message}") from None
+        observation.notes = plan.notes + observation.notes
+        report = Report(spec, observation)
     else:
-        observation = unobserved(spec)
-    observation.notes = notes + observation.notes
-    return LayerReport(where, found, Report(spec, observation), assumed, file_dtype)
+        report = reports.get((spec, tuple(plan.notes)))
+        if report is None:
+            observation = unobserved(spec)
+            observation.notes = plan.notes + observation.notes
+            report = reports[(spec, tuple(plan.notes))] = Report(spec, observation)
+    return LayerReport(where, found, report, plan.assumed, plan.file_dtype)
 
 
 # Flags that mean something for layers only: a cell has no sequence, no layout, no stack.

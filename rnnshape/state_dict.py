@@ -15,6 +15,7 @@ safetensors header gives them without reading a tensor.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -22,8 +23,11 @@ from rnnshape import theory
 from rnnshape.errors import SpecError
 from rnnshape.spec import RNNSpec
 
-_LAYER_KEY = re.compile(r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(?P<layer>\d+)(?P<reverse>_reverse)?$")
-_CELL_KEY = re.compile(r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh)$")
+# fullmatch and DOTALL: a prefix is whatever precedes the name, newlines and all (`$` alone would
+# also match before a trailing newline); the layer number is ASCII digits, as torch writes it.
+_LAYER_KEY = re.compile(r"(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(?P<layer>[0-9]+)(?P<reverse>_reverse)?",
+                        re.DOTALL)
+_CELL_KEY = re.compile(r"(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh)", re.DOTALL)
 _MODE_OF_GATES = {1: "rnn", 3: "gru", 4: "lstm"}
 
 
@@ -49,11 +53,13 @@ def find(shapes: dict[str, tuple[int, ...]]) -> list[Found]:
     layers: dict[str, list[str]] = {}
     cells: dict[str, list[str]] = {}
     for key in shapes:
-        match = _LAYER_KEY.match(key)
+        if "weight_" not in key and "bias_" not in key:  # most keys of a large model: no regex needed
+            continue
+        match = _LAYER_KEY.fullmatch(key)
         if match:
             layers.setdefault(match["prefix"], []).append(key)
             continue
-        match = _CELL_KEY.match(key)
+        match = _CELL_KEY.fullmatch(key)
         if match:
             cells.setdefault(match["prefix"], []).append(key)
     found = [_layer(prefix, keys, shapes) for prefix, keys in layers.items()]
@@ -62,6 +68,18 @@ def find(shapes: dict[str, tuple[int, ...]]) -> list[Found]:
               if {prefix + "weight_ih", prefix + "weight_hh"} <= set(keys)]
     order = {key: i for i, key in enumerate(shapes)}
     return sorted(found, key=lambda f: min(order[k] for k in f.keys))
+
+
+@functools.lru_cache(maxsize=4096)
+def _spec(**fields: object) -> RNNSpec:
+    """RNNSpec(**fields), once per distinct config: a file of 20,000 alike layers validates one."""
+    return RNNSpec(**fields)
+
+
+@functools.lru_cache(maxsize=4096)
+def _expected(spec: RNNSpec) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Every parameter name the config has, with its shape (theory.parameters), once per config."""
+    return tuple((p.name, tuple(p.shape)) for p in theory.parameters(spec))
 
 
 def _gates_and_hidden(prefix: str, weight_hh: tuple[int, ...], weight_hr: tuple[int, ...] | None) -> tuple[str, int, int]:
@@ -83,7 +101,7 @@ def _gates_and_hidden(prefix: str, weight_hh: tuple[int, ...], weight_hr: tuple[
 
 def _layer(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> Found:
     found = Found(prefix, keys)
-    parts = {(m["kind"], int(m["layer"]), bool(m["reverse"])) for m in map(_LAYER_KEY.match, keys)}
+    parts = {(m["kind"], int(m["layer"]), bool(m["reverse"])) for m in map(_LAYER_KEY.fullmatch, keys)}
     weight_hh, weight_hr = shapes.get(prefix + "weight_hh_l0"), shapes.get(prefix + "weight_hr_l0")
     weight_ih = shapes.get(prefix + "weight_ih_l0")
     if weight_hh is None or weight_ih is None or len(weight_ih) != 2:
@@ -94,10 +112,15 @@ def _layer(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> 
     except ValueError as exc:
         found.problems.append(str(exc))
         return found
+    num_layers = 1 + max(layer for _, layer, _ in parts)
+    if num_layers > len(keys) // 2:
+        # Every layer has at least weight_ih and weight_hh: some are missing, whatever the config.
+        # Said without building the config (a key _l9999 would make theory list 10,000 layers).
+        found.problems.append(_missing_layers(prefix, num_layers, parts))
+        return found
     try:
-        found.spec = RNNSpec(
-            mode=mode, input_size=weight_ih[1], hidden_size=hidden,
-            num_layers=1 + max(layer for _, layer, _ in parts),
+        found.spec = _spec(
+            mode=mode, input_size=weight_ih[1], hidden_size=hidden, num_layers=num_layers,
             bias=any(kind.startswith("bias") for kind, _, _ in parts),
             bidirectional=any(reverse for _, _, reverse in parts), proj_size=proj,
         )
@@ -145,8 +168,8 @@ def _cell(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> F
         return found
     try:
         mode, hidden, _ = _gates_and_hidden(prefix, weight_hh, None)
-        found.spec = RNNSpec(mode=mode + "cell", input_size=weight_ih[1], hidden_size=hidden,
-                             bias=prefix + "bias_ih" in keys or prefix + "bias_hh" in keys)
+        found.spec = _spec(mode=mode + "cell", input_size=weight_ih[1], hidden_size=hidden,
+                           bias=prefix + "bias_ih" in keys or prefix + "bias_hh" in keys)
     except (ValueError, SpecError) as exc:
         found.problems.append(str(exc))
         return found
@@ -158,9 +181,18 @@ def _cell(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> F
     return found
 
 
+def _missing_layers(prefix: str, num_layers: int, parts: set[tuple[str, int, bool]]) -> str:
+    """The first layers a group's keys name by number but do not hold."""
+    held = {layer for kind, layer, _ in parts if kind == "weight_ih"} & {layer for kind, layer, _ in parts if kind == "weight_hh"}
+    missing = [k for k in range(num_layers) if k not in held][:3]
+    names = ", ".join(f"{prefix}weight_ih_l{k}/weight_hh_l{k}" for k in missing)
+    return (f"keys run up to {prefix}..._l{num_layers - 1}, but the group holds only {len(parts)} keys: "
+            f"missing {names}{' and more' if num_layers - len(held) > len(missing) else ''}")
+
+
 def _against_theory(spec: RNNSpec, prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> list[str]:
     """Every key the config implies, with its shape; and no key it does not imply."""
-    expected = {prefix + p.name: p.shape for p in theory.parameters(spec)}
+    expected = {prefix + name: shape for name, shape in _expected(spec)}
     problems = [f"missing {key} {theory.shape_text(shape)}, which {spec.module_name} with these shapes has" for key, shape in expected.items() if key not in shapes]
     problems += [f"{key} has shape {theory.shape_text(shapes[key])}, but the other keys imply {theory.shape_text(expected[key])}"
                  for key in keys if key in expected and tuple(shapes[key]) != expected[key]]
