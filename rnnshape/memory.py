@@ -56,10 +56,18 @@ def parse_bytes(text: str, field: str = "max_memory") -> int:
     unit = match.group(3).lower() if match else None
     if not match or unit not in _UNITS:
         raise SpecError(field, f"must be a size such as 2GB, 512MiB or 1000000 bytes (got {text!r})")
-    value = float(match.group(1)) * 10 ** int(match.group(2) or 0) * _UNITS[unit]
-    if not math.isfinite(value) or value < 1:
+    exponent = int(match.group(2) or 0)
+    # No machine holds 10**30 bytes: a larger exponent is refused before 10**exponent is computed
+    # (1e99999999 would take minutes to build, 1e400 overflows a float).
+    value = float(match.group(1)) * 10.0 ** exponent * _UNITS[unit] if exponent <= _MAX_EXPONENT else math.inf
+    if not math.isfinite(value) or value > _MAX_BYTES:
+        raise SpecError(field, f"must be at most 2**63 bytes (got {text!r})")
+    if value < 1:
         raise SpecError(field, f"must be at least 1 byte (got {text!r})")
     return int(value)
+
+
+_MAX_EXPONENT, _MAX_BYTES = 30, 2**63
 
 
 def refuse_if_too_big(

@@ -7,7 +7,7 @@ nn.RNN / nn.LSTM / nn.GRU; probe.py then asks torch, and report.py compares.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rnnshape.spec import GATES, RNNSpec
 
@@ -333,18 +333,285 @@ def _output_index(spec: RNNSpec, t: int | str, start: int, stop: int, *, batch: 
     return f"{name}[{t}, {batch}, {features}]"
 
 
-def run_bytes(spec: RNNSpec) -> int:
-    """An upper estimate of the memory one inference run takes on its device.
+# --- memory: what a run really holds at its peak --------------------------------------
+#
+# The guard (memory.refuse_if_too_big) compares these estimates with the free memory
+# before anything is allocated. An estimate is the modelled peak plus a fixed part,
+# times MEMORY_MARGIN. The model follows what torch 2.13 allocates on the CPU
+# (aten/src/ATen/native/RNN.cpp; mkldnn/RNN.cpp and oneDNN's scratchpad, measured) and
+# what rnnshape itself allocates: what a run keeps (parameters, inputs, outputs, final
+# states) plus every phase's transient working set, summed. Summed, not the largest:
+# glibc keeps the heap pages a phase frees, and the next phase's pieces over its mmap
+# threshold (up to 32 MiB) take fresh pages, so phases measured on top of each other
+# (a packed run's padding on top of its forward, verify's comparison on top of its
+# reference). Checked against the peak RSS of `rnnshape inspect|verify|check` in a
+# child process above the peak of one that only imported torch and rnnshape
+# (benchmarks/memory.py: 55 configs, every mode and path, float32/float64/bfloat16,
+# H 20..4096, L*N up to 64000): see tests/test_memory_guard.py, which keeps >= 1.2x.
 
-    Parameters, the dummy input and states, output and h_n/c_n, plus the work
-    torch keeps per layer: the input projection for every step (G*H per
-    direction) and the layer's output, alive while the next layer reads it.
+MiB = 2**20
+# The estimate is the modelled peak times this, so that a run the guard admits peaks at
+# most at 1/1.25 of the memory it was admitted into.
+MEMORY_MARGIN = 1.25
+# What any CPU run adds whatever its size: the pages of torch's kernels a first forward
+# touches, OpenMP's second thread, oneDNN's JIT code, rnnshape's report modules. Measured
+# at the default sizes: 10.3 MiB (rnn), 11.4 (gru), 14.6 (lstm, oneDNN), 14.9 (unbatched lstm).
+RUN_FIXED_BYTES = 16 * MiB
+# --device meta allocates no values; it imports the meta kernels: 7.6 MiB measured,
+# for the default layer and for a 1 GiB LSTM alike.
+META_FIXED_BYTES = 10 * MiB
+# verify's own code (reference, comparison), beside the run's: with the run's fixed
+# part, 13.5-19.5 MiB measured for one layer.
+VERIFY_FIXED_BYTES = 24 * MiB
+
+
+def run_bytes(spec: RNNSpec) -> int:
+    """An upper estimate of the memory one inference run (inspect's probe.run) takes on its device.
+
+    The modelled peak (run_model) plus the fixed part, times MEMORY_MARGIN; on meta
+    only the fixed part: nothing there has values.
     """
-    L, N = spec.steps, spec.batch
-    D, G, H = spec.num_directions, spec.gate_multiple, spec.hidden_size
-    elements = sum(math.prod(t.shape) for t in tensors(spec))
-    workspace = L * N * D * (G * H + 2 * max(H, spec.input_size))
-    return (total_parameters(spec) + elements + workspace) * DTYPE_BYTES[spec.dtype]
+    if spec.device == "meta":
+        return with_margin(META_FIXED_BYTES)
+    return with_margin(RUN_FIXED_BYTES + run_model(spec).peak)
+
+
+def with_margin(modelled: int) -> int:
+    return math.ceil(MEMORY_MARGIN * modelled)
+
+
+@dataclass(frozen=True)
+class RunMemory:
+    """Bytes of one run: what it keeps once it has returned, and its phases' transients, summed."""
+
+    kept: int
+    transient: int
+
+    @property
+    def peak(self) -> int:
+        return self.kept + self.transient
+
+
+def run_model(spec: RNNSpec) -> RunMemory:
+    """What probe.run holds, without the fixed part or the margin.
+
+    Kept: the parameters, the input (and pack_padded_sequence's data), h_0/c_0, the
+    output (packed: its data and pad_packed_sequence's padded output), h_n/c_n.
+    Transient: the parameter being drawn before it is copied in (the largest); the
+    dummy input drawn in float32 before the cast to another dtype; with
+    --no-enforce-sorted the sorted copy of the padded batch that is packed, and the
+    padded output before index_select puts it back in the batch's order; and the
+    forward's own working set (forward_transient).
+    """
+    s = DTYPE_BYTES[spec.dtype]
+    sizes = _sizes(spec)
+    x = sizes["input"] * s
+    kept = total_parameters(spec) * s + x + _states(spec, sizes, "h_0", "c_0") + _outputs(spec, sizes) \
+        + _states(spec, sizes, "h_n", "c_n", "h_1", "c_1")
+    unsorting = spec.packed and not spec.enforce_sorted
+    transient = _largest_parameter(spec) * s + (0 if spec.dtype == "float32" else 4 * sizes["input"]) \
+        + ((x + sizes["padded_output"] * s) if unsorting else 0) + forward_transient(spec)
+    return RunMemory(kept, transient)
+
+
+def _sizes(spec: RNNSpec) -> dict[str, int]:
+    return {t.name: math.prod(t.shape) for t in tensors(spec)}
+
+
+def _states(spec: RNNSpec, sizes: dict[str, int], *names: str) -> int:
+    return sum(sizes.get(name, 0) for name in names) * DTYPE_BYTES[spec.dtype]
+
+
+def _outputs(spec: RNNSpec, sizes: dict[str, int]) -> int:
+    """The output run keeps: packed, its data and the padded output; a cell has none beside h_1."""
+    names = ("packed_output", "padded_output") if spec.packed else ("output",)
+    return sum(sizes.get(name, 0) for name in names) * DTYPE_BYTES[spec.dtype]
+
+
+def _largest_parameter(spec: RNNSpec) -> int:
+    """Elements of the largest parameter (layers above the second repeat its shapes)."""
+    return max((p.numel for p in parameters(with_layers(spec, min(spec.num_layers, 2)))), default=0)
+
+
+def with_layers(spec: RNNSpec, layers: int) -> RNNSpec:
+    """The same spec with `layers` layers (a cell stays itself)."""
+    return spec if spec.is_cell or spec.num_layers == layers else replace(spec, num_layers=layers)
+
+
+def uses_onednn(spec: RNNSpec) -> bool | None:
+    """Whether torch's CPU LSTM runs oneDNN (mkldnn_rnn_layer) here; None where that depends on the CPU.
+
+    RNN.cpp's use_mkldnn: an unpacked, non-empty, projection-free LSTM in float32, or
+    in bfloat16/float16 where the CPU has the instructions (mkldnn_bf16_device_check,
+    mkldnn_fp16_device_check: AVX-512 and AMX parts); nn.RNN and nn.GRU never.
+    """
+    if spec.is_cell or spec.mode != "lstm" or spec.proj_size or spec.packed or _rows(spec) == 0:
+        return False
+    if spec.dtype == "float32":
+        return True
+    return None if spec.dtype in ("bfloat16", "float16") else False
+
+
+def _rows(spec: RNNSpec) -> int:
+    """The (time step, sequence) pairs a layer computes: L*N, or sum(lengths) for packed input."""
+    return sum(spec.lengths) if spec.packed else spec.steps * spec.batch
+
+
+def forward_transient(spec: RNNSpec) -> int:
+    """What the module call holds at its peak beyond the output and final states it returns."""
+    sizes = _sizes(spec)
+    returned = _states(spec, sizes, "h_n", "c_n", "h_1", "c_1") + \
+        sizes.get("packed_output" if spec.packed else "output", 0) * DTYPE_BYTES[spec.dtype]
+    return max(0, forward_peak(spec) - returned)
+
+
+def forward_peak(spec: RNNSpec) -> int:
+    """What the module call holds at its peak, its output and final states included.
+
+    The path is torch's: oneDNN for most LSTMs, the native layers otherwise; where
+    the CPU decides (bfloat16, float16 LSTMs), the larger of the two.
+    """
+    onednn = uses_onednn(spec)
+    if onednn:
+        return _onednn_peak(spec)
+    if onednn is None:
+        return max(_onednn_peak(spec), _native_peak(spec))
+    return _native_peak(spec)
+
+
+def _native_peak(spec: RNNSpec) -> int:
+    """torch's native CPU layers (FullLayer, FullBidirectionalLayer, PackedLayer in RNN.cpp).
+
+    Per layer and direction, rows = L*N (sum(lengths) packed): the input projection for
+    every step at once (rows*G*H), each step's output kept (rows*H_out), then stacked
+    (rows*H_out). Bidirectional: the reverse projection is computed while the forward's
+    is still referenced (2*G*H + 2*H_out), then both directions' steps and stacks and
+    their cat (G*H + 6*H_out); packed input never needs more than that. Layers above
+    the first also hold the layer below's output (rows*D*H_out). Per step, the cell's
+    gate temporaries (N*(3*G*H + 4*H)). Slack rows*D*H_out: measured peaks ran up to
+    1.16*rows*H_out over the tensors above (freed step temporaries the heap keeps).
+    The final states are stacked from the per-layer ones (twice their size).
+    """
+    s = DTYPE_BYTES[spec.dtype]
+    G, H, H_out, D = spec.gate_multiple, spec.hidden_size, spec.h_out, spec.num_directions
+    N = spec.batch
+    step = N * (3 * G * H + 4 * H)
+    if spec.is_cell:
+        return s * (step + 2 * N * H)  # one step: the temporaries, h_1 and c_1
+    rows = _rows(spec)
+    per_row = G * H + 2 * H_out if D == 1 else max(2 * G * H + 2 * H_out, G * H + 6 * H_out)
+    below = rows * D * H_out if spec.num_layers > 1 else 0
+    slack = rows * D * H_out
+    return s * (below + rows * per_row + slack + step + 2 * _state_elements(spec))
+
+
+def _onednn_peak(spec: RNNSpec) -> int:
+    """torch's oneDNN LSTM: mkldnn_rnn calls mkldnn_rnn_layer per layer and direction.
+
+    Each call makes its output (rows*H), a copy of the layer's weights reordered into
+    oneDNN's layout (G*H*(I + H), I its input's width; freed after the call: the 1.5x
+    of a weight-bound LSTM) and the summed bias, and oneDNN's scratchpad, measured
+    (torch 2.13's oneDNN on AVX2, calling the op alone): rows*H forward, rows*(2*max(I, H)
+    + H) in reverse, and rows*G*H more either way for a batch of one (unbatched input).
+    Alive besides, as mkldnn_rnn's loop keeps them: bidirectional, the layer below's cat
+    (2H) and its two outputs (2H) until each is replaced, then this layer's cat (2H);
+    unidirectional, the layer below's output. --batch-first: the input made contiguous
+    seq-first, kept for the whole call (rows*H_in). Slack rows*D*H, as in _native_peak.
+    """
+    s = DTYPE_BYTES[spec.dtype]
+    G, H, D, N = spec.gate_multiple, spec.hidden_size, spec.num_directions, spec.batch
+    rows = _rows(spec)
+    gates = G * H if N == 1 else 0
+
+    def weights(I: int) -> int:
+        return G * H * (I + H) + G * H
+
+    peak = 0
+    for layer in range(min(spec.num_layers, 2)):  # layers above the second repeat its shapes
+        I = spec.input_size if layer == 0 else D * H
+        if D == 1:
+            below = H if layer else 0
+            peak = max(peak, rows * (below + H + H + gates) + weights(I))
+            continue
+        below = 4 * H if layer else 0  # the cat and the two outputs of the layer below
+        forward_call = rows * (below + H + H + gates)
+        # the reverse call: the lower forward output has been replaced by this layer's
+        reverse_call = rows * (below - (H if layer else 0) + H + H + 2 * max(I, H) + H + gates)
+        cat = rows * ((2 * H if layer else 0) + 2 * H + 2 * H)
+        peak = max(peak, max(forward_call, reverse_call) + weights(I), cat)
+    transposed = rows * spec.input_size if spec.batch_first and not spec.unbatched else 0
+    slack = rows * D * H
+    return s * (peak + transposed + slack + 2 * _state_elements(spec))
+
+
+def _state_elements(spec: RNNSpec) -> int:
+    return sum(math.prod(t.shape) for t in tensors(spec) if t.name in ("h_n", "c_n", "h_1", "c_1"))
+
+
+def statistics_bytes(spec: RNNSpec) -> int:
+    """What describing given weights takes (probe.saved_statistics, one parameter at a time).
+
+    The parameter in float64 (8 bytes an element), its isfinite mask (1), the int64
+    indices boolean indexing makes of the mask (8) and the finite values it picks
+    (8): 25 bytes; 26.9 measured per element of a 4M-element weight, so 28. Only runs
+    on a live module's or a checkpoint's weights compute these.
+    """
+    return 28 * _largest_parameter(spec)
+
+
+def check_bytes(spec: RNNSpec, input_shape: tuple[int, ...], *, given_bytes: int,
+                lengths: tuple[int, ...] | None = None, enforce_sorted: bool = True) -> int:
+    """An upper estimate of what `rnnshape check` takes: the layer fed tensors of these shapes.
+
+    given_bytes: the tensors it draws, in their own dtypes. They are drawn on the CPU
+    in float32 and cast (so a float32 copy besides), then the layer described by
+    spec runs on them as inspect(module, input, hx) runs a live module: the run of
+    the spec their shapes give (run_model; with lengths, packed), the padded batch
+    Call.tensors unpacks from packed input (twice while unsorting), and the
+    statistics of the module's own weights (statistics_bytes). Shapes torch refuses
+    as the layer's input (another rank, another H_in) never reach a forward: the
+    tensors and the parameters.
+    """
+    numel = math.prod(input_shape)
+    draw = given_bytes + 4 * numel  # randn in float32, then cast
+    if spec.device == "meta":  # drawn on the CPU, then moved: nothing is kept
+        return with_margin(META_FIXED_BYTES + draw)
+    fed = _fed_spec(spec, input_shape, lengths, enforce_sorted)
+    if fed is None:
+        return with_margin(RUN_FIXED_BYTES + parameter_bytes(spec) + draw)
+    model = run_model(fed)
+    padded = numel * DTYPE_BYTES[spec.dtype] * (2 if not enforce_sorted else 1) if fed.packed else 0
+    # The model counts the input and states in the layer's dtype; given ones may be wider (int64 ids).
+    fed_inputs = sum(math.prod(t.shape) for t in tensors(fed) if t.name in ("input", "h_0", "c_0")) * DTYPE_BYTES[spec.dtype]
+    peak = model.peak + padded + 4 * numel + max(0, given_bytes - fed_inputs) + statistics_bytes(spec)
+    return with_margin(RUN_FIXED_BYTES + peak)
+
+
+def _fed_spec(spec: RNNSpec, shape: tuple[int, ...], lengths: tuple[int, ...] | None, enforce_sorted: bool) -> RNNSpec | None:
+    """The spec whose dummy input has this shape (L and N read as torch reads them), or None where torch refuses it."""
+    from rnnshape.errors import SpecError
+
+    if not shape or shape[-1] != spec.input_size:
+        return None
+    if spec.is_cell and len(shape) in (1, 2):
+        fields: dict = {"unbatched": len(shape) == 1, "batch_size": shape[0] if len(shape) == 2 else spec.batch_size}
+    elif not spec.is_cell and len(shape) == 2:
+        fields = {"unbatched": True, "seq_len": shape[0]}
+    elif not spec.is_cell and len(shape) == 3:
+        L, N = (shape[1], shape[0]) if spec.batch_first else (shape[0], shape[1])
+        fields = {"unbatched": False, "seq_len": L, "batch_size": N}
+    else:
+        return None
+    try:
+        fed = replace(spec, lengths=None, **fields)
+    except SpecError:  # an empty sequence, or sizes RNNSpec refuses: torch refuses them too
+        return None
+    if lengths is not None and not spec.is_cell:
+        try:
+            fed = replace(fed, lengths=tuple(lengths), enforce_sorted=enforce_sorted)
+        except SpecError:  # lengths torch will refuse to pack with: the unpacked run bounds it
+            pass
+    return fed
 
 
 def notes(spec: RNNSpec) -> list[str]:

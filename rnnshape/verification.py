@@ -164,7 +164,8 @@ def verify(
         with torch.no_grad():
             # For packed input, ran.input is the padded batch: the reference reads each sequence up to its length.
             expected = (reference or reference_module.forward)(spec, params, move(ran.input), move(ran.h_0), move(ran.c_0))
-            observed_layers = [] if spec.is_cell else [*_lower_layer_outputs(ran), ran.output]
+            with probe.RUN_LOCK:  # torch's lower-layer runs silence warnings: process-wide, so runs take turns
+                observed_layers = [] if spec.is_cell else [*_lower_layer_outputs(ran), ran.output]
     except RuntimeError as exc:
         # Out of memory is the machine's limit (exit 3), not a traceback; anything else is a bug to see.
         if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or "can't allocate memory" in str(exc):
@@ -215,6 +216,7 @@ def verify(
 
 
 def _check_runnable(spec: RNNSpec, max_memory: int | None) -> None:
+    probe.check_size(spec)  # what torch cannot hold is a bad value (exit 2) before it is a lack of memory (3)
     if spec.device == "meta":
         raise EnvironmentProblem("--device meta: values do not exist there, so there is nothing to verify; use --device cpu")
     _check_memory(spec, max_memory)
@@ -246,21 +248,71 @@ def _states(spec: RNNSpec, ran: probe.Run, expected: Any) -> list[tuple[str, Any
 
 
 def verify_bytes(spec: RNNSpec) -> int:
-    """An upper estimate of the memory verify takes beyond probe.run's own run.
-
-    The reference holds, in float64, the parameters, the inputs and states, every
-    layer's output (kept to locate divergences) and one layer's input projection;
-    the lower-layer modules hold a copy of the parameters and their outputs; the
-    comparison holds three float64 temporaries the size of one layer's output.
+    """An upper estimate of the memory the whole of verify takes: the run, the float64
+    reference, torch's lower-layer modules and the comparison (verify_model), plus the
+    fixed parts, times theory.MEMORY_MARGIN.
     """
-    L, N = spec.steps, spec.batch
-    D, G, H = spec.num_directions, spec.gate_multiple, spec.hidden_size
-    layer_output = L * N * D * spec.h_out  # a cell: its h_1
-    elements = sum(math.prod(t.shape) for t in theory.tensors(spec))
-    # Packed input: every sequence's own layer outputs, then the padded copies assembled from them.
-    kept = spec.num_layers * (2 if spec.packed else 1)
-    in_float64 = theory.total_parameters(spec) + elements + (kept + 4) * layer_output + L * N * D * G * H
-    return 8 * in_float64 + theory.run_bytes(spec)
+    fixed = theory.RUN_FIXED_BYTES + theory.VERIFY_FIXED_BYTES
+    return theory.with_margin(fixed + verify_model(spec))
+
+
+# Bytes per element of one layer's output that compare() holds: torch's output cast to
+# float64 (8), error (8), relative (8), broken (1); while computing them b.abs(), the
+# quotient and zeros_like (24) and a mask (1); and the previous layer's error, relative
+# and broken until the new ones replace them (17). 64 measured (a 2-layer bidirectional GRU).
+_COMPARE_BYTES = 67
+
+
+def verify_model(spec: RNNSpec) -> int:
+    """The bytes verify holds at its peak, without the fixed parts or the margin.
+
+    What stays: the run's (theory.run_model), the reference's layer outputs and final
+    states in float64, torch's lower-layer outputs. Transients, summed as
+    theory.run_model sums them: the run's; the reference's (reference.py: the input
+    and states cast to float64, two layer-directions' parameters in float64 -- the
+    next is cast before the last is let go -- and per layer and direction the input
+    projection x @ W_ih.T, then + b_ih beside it (2*G*H a row), each step's h and
+    their stack; packed input keeps every sequence's own layer outputs until they are
+    padded); the lower-layer modules' (their parameters and forward); compare()'s.
+    """
+    run = theory.run_model(spec)
+    s, f = theory.DTYPE_BYTES[spec.dtype], 8
+    G, H, H_out, D = spec.gate_multiple, spec.hidden_size, spec.h_out, spec.num_directions
+    N, layers = spec.batch, spec.num_layers
+    sizes = {t.name: math.prod(t.shape) for t in theory.tensors(spec)}
+    x64 = 0 if spec.dtype == "float64" else sizes["input"] * f
+    states64 = (sizes["h_0"] + sizes.get("c_0", 0)) * f
+    final64 = sum(sizes.get(name, 0) for name in ("h_n", "c_n", "h_1", "c_1")) * f
+    # One layer-direction's parameters, the widest (the first layer's input, or D*H_out above it).
+    widest = max(spec.input_size, D * H_out if layers > 1 else 0)
+    weights64 = 2 * f * (G * H * (widest + H_out + 2) + spec.proj_size * H)
+    step = N * (3 * G * H + 6 * H) * f
+    if spec.is_cell:
+        reference = x64 + states64 + weights64 + step
+        return run.peak + final64 + reference + _COMPARE_BYTES * sizes["h_1"]
+
+    rows = spec.steps * spec.batch  # the reference's outputs are padded: (L, N, D*H_out)
+    layer_output = rows * D * H_out
+    # One layer of the reference beyond its output (the cat, kept): the projection with its
+    # bias added (2*G*H), the steps' h of the direction before, its stack; bidirectional,
+    # the reverse projection made while the forward one is alive (3*G*H).
+    per_row = max(2 * G * H + H_out, G * H + 2 * H_out) if D == 1 else max(3 * G * H + 2 * H_out, G * H + 4 * H_out)
+    if spec.packed:
+        lengths = spec.lengths or ()
+        alone = sum(lengths) * layers * D * H_out * f  # every sequence's own layer outputs, until padded
+        reference = x64 + states64 + weights64 + step + alone + max(lengths, default=0) * per_row * f
+    else:
+        reference = x64 + states64 + weights64 + step + rows * per_row * f
+    kept = run.kept + layers * layer_output * f + final64 + (layers - 1) * layer_output * s
+
+    lower = 0
+    if layers > 1:
+        lower_spec = theory.with_layers(spec, layers - 1)
+        # pad_packed_sequence's padded output, and index_select's copy in the batch's order
+        padding = (2 * layer_output + sum(spec.lengths or ()) * D * H_out) * s if spec.packed else 0
+        lower = theory.total_parameters(lower_spec) * s + theory.forward_transient(lower_spec) + padding
+    compare = _COMPARE_BYTES * layer_output
+    return kept + run.transient + reference + lower + compare
 
 
 def _check_memory(spec: RNNSpec, max_memory: int | None) -> None:
@@ -272,7 +324,7 @@ def _check_memory(spec: RNNSpec, max_memory: int | None) -> None:
     """
     in_host = spec.device.startswith(("cpu", "mps"))
     refuse_if_too_big(
-        theory.run_bytes(spec) + verify_bytes(spec),
+        verify_bytes(spec),
         device=spec.device,
         available=available_bytes() if in_host else None,
         max_memory=max_memory,
@@ -337,7 +389,7 @@ def _lower_layer_outputs(ran: probe.Run) -> list[Any]:
             warnings.simplefilter("ignore")
             # Built on meta then emptied: no initial draw, so no random state is consumed.
             module = getattr(torch.nn, spec.module_name)(**kwargs, device="meta", dtype=getattr(torch, spec.dtype))
-            module = module.to_empty(device=ran.device)
+            probe.give_storage(torch, module, ran.device)
         # Only the recurrent parameters, layers 0..k (a subclass may hold more of its own).
         kept = {name: t for name, t in state.items() if (m := _LAYER_OF_PARAMETER.search(name)) and int(m.group(1)) <= k}
         module.load_state_dict(kept, strict=True)

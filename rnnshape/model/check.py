@@ -64,10 +64,14 @@ def check(spec: RNNSpec, input_shape: tuple[int, ...], *, h0_shape: tuple[int, .
           lengths: tuple[int, ...] | None = None, enforce_sorted: bool = True, max_memory: int | None = None) -> CheckReport:
     """Feed the layer `spec` describes tensors of these shapes; raises SpecError for flags that cannot apply."""
     refuse_inapplicable(spec, h0_shape=h0_shape, c0_shape=c0_shape, lengths=lengths)
+    from rnnshape.probe import check_size
+
+    check_size(spec)  # what torch cannot hold is a bad value (exit 2) before it is a lack of memory (3)
     input_dtype = input_dtype or spec.dtype
     elements = math.prod(input_shape) * ITEM_BYTES[input_dtype]
     elements += sum(math.prod(s) * ITEM_BYTES[spec.dtype] for s in (h0_shape, c0_shape) if s is not None)
-    refuse_if_too_big(elements + theory.parameter_bytes(spec) * 2, device=spec.device,
+    refuse_if_too_big(theory.check_bytes(spec, input_shape, given_bytes=elements, lengths=lengths, enforce_sorted=enforce_sorted),
+                      device=spec.device,
                       available=available_bytes() if spec.device in ("cpu", "mps") else None, max_memory=max_memory,
                       what="a run on tensors of these shapes", hint="give smaller shapes")
 
