@@ -19,6 +19,8 @@ A Markdown file marks a generated block with a start comment and `<!-- end -->`:
 
     python tools/gendocs.py          rewrite the blocks (and the SVG files) in place
     python tools/gendocs.py --check  exit 1 and name each stale block or picture (CI runs this)
+    python tools/gendocs.py --check --shard 1/3   only every third page from the second on:
+                                                   the test suite checks the shards side by side
 
 Commands run in this process through Typer's CliRunner, at a fixed width and
 without colour, so the output is the same on every machine -- except rounding
@@ -222,11 +224,22 @@ def same_picture(old: bytes, new: bytes) -> bool:
     return mask(old) == mask(new)
 
 
+def shard(argv: list[str]) -> tuple[int, int]:
+    """--shard K/N: the pages whose index is K modulo N (0/1, every page, without it)."""
+    if "--shard" not in argv:
+        return 0, 1
+    k, n = (int(part) for part in argv[argv.index("--shard") + 1].split("/"))
+    if not 0 <= k < n:
+        raise SystemExit(f"gendocs: --shard {k}/{n}: K must be in 0..N-1")
+    return k, n
+
+
 def main(argv: list[str]) -> int:
     check = "--check" in argv
+    k, n = shard(argv)
     stale = []
     pictures: dict[Path, bytes] = {}
-    for path in documents():
+    for path in documents()[k::n]:
         old = path.read_text(encoding="utf-8")
         new = refresh(old, path, pictures)
         if new != old and not (check and same_but_rounding(old, new)):
