@@ -1,3 +1,3 @@
-from rnnshape.cli import main
+from rnnshape.console import main
 
 main()

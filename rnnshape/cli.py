@@ -34,6 +34,7 @@ from rnnshape.options import (
     TargetArgument,
     layer_command,
     optional_shape,
+    saving_svg,
     CheckpointNoRunOption,
     FileArgument,
     FormatOption,
@@ -107,10 +108,10 @@ def inspect(
     report = run_inspect(spec, run=not no_run, max_memory=limit)
     _emit(report, fmt, only)
     if svg:
-        from rnnshape.render import sections_of, table
+        from rnnshape.render import readable_sections, table
 
         what = report.observation.module_repr if report.ran else f"{report.observation.module_repr}, predicted"
-        table.save_svg(sections_of(report), svg, title=f"rnnshape inspect: {what}")
+        saving_svg(svg, lambda path: table.save_svg(readable_sections(report), path, title=f"rnnshape inspect: {what}"))
     if not report.ok:
         failed = report.failed_checks
         sys.stderr.write(f"failed: {len(failed)} of {len(report.checks)} checks ({failed[0].name}, ...)\n")
@@ -140,15 +141,14 @@ def verify(
     check_svg_path(svg)
     atol_value, rtol_value = tolerance("atol", atol), tolerance("rtol", rtol)
     limit = max_memory_bytes(max_memory)
-    from rnnshape.render import sections_of
     from rnnshape.verification import verify as run_verify
 
     report = run_verify(spec, atol=atol_value, rtol=rtol_value, max_memory=limit)
     _emit(report, fmt, only)
     if svg:
-        from rnnshape.render import table
+        from rnnshape.render import readable_sections, table
 
-        table.save_svg(sections_of(report), svg, title=f"rnnshape verify: nn.{spec.module_name}")
+        saving_svg(svg, lambda path: table.save_svg(readable_sections(report), path, title=f"rnnshape verify: nn.{spec.module_name}"))
     if not report.ok:
         d = report.first_divergence
         where = f" first at layer {d.layer}, {d.direction}, time step {d.time_step} ({d.tensor})" if d else ""
@@ -165,7 +165,9 @@ def code(spec: RNNSpec) -> int:
     Example: rnnshape code --mode gru --layers 2 > gru_by_hand.py && python gru_by_hand.py
     """
     from rnnshape.codegen import script
+    from rnnshape.probe import check_size
 
+    check_size(spec)  # the script builds the layer in torch: what inspect would refuse to run, refused here too
     sys.stdout.write(script(spec))
     return ExitStatus.OK
 
@@ -197,7 +199,7 @@ def flow(spec: RNNSpec, svg: SvgOption = None) -> int:
             text = to_ascii(text)
         sys.stdout.write(text)
     if svg:
-        picture.flow_svg(spec, svg, width=100)
+        saving_svg(svg, lambda path: picture.flow_svg(spec, path, width=100))
     return ExitStatus.OK
 
 
@@ -218,14 +220,17 @@ def sweep(
     \b
     Example: rnnshape sweep --mode rnn,lstm,gru --hidden-size 16,32,64 --layers 1..4 -f csv
     """
+    import time
+
     from rnnshape.render.rows import jsonl
-    from rnnshape.sweep import Sweep, answer, check_count, configurations, varying
+    from rnnshape.sweep import Pace, Sweep, answer, check_count, configurations, varying
 
     fmt = check_format(format, SWEEP_FORMATS)
     total = check_count(choices)
     limit = max_memory_bytes(max_memory)
     rows = []
     stream = fmt == "jsonl"  # one object a line: each row goes out as soon as it is answered
+    pace = Pace(total)
     with _progress(total) as advance:
         for flags in configurations(choices):
             row = answer(flags, run=not no_run, max_memory=limit)
@@ -234,6 +239,10 @@ def sweep(
                 sys.stdout.write(jsonl([row]))
                 sys.stdout.flush()
             advance()
+            told = pace.step(time.monotonic())
+            if told:
+                sys.stderr.write(told + "\n")
+                sys.stderr.flush()
     if not stream:
         _emit(Sweep(rows, varying(choices)), fmt)
     refused = [r for r in rows if r.error]
@@ -279,9 +288,9 @@ def checkpoint(
     report = read_checkpoint(file, layer=layer, run=not no_run, max_memory=limit, **overrides)
     _emit(report, fmt, only)
     if svg:
-        from rnnshape.render import sections_of, table
+        from rnnshape.render import readable_sections, table
 
-        table.save_svg(sections_of(report), svg, title=f"rnnshape checkpoint {os.path.basename(file)}")
+        saving_svg(svg, lambda path: table.save_svg(readable_sections(report), path, title=f"rnnshape checkpoint {os.path.basename(file)}"))
     if report.inconsistent:
         names = ", ".join(shown(group.name) for group in report.inconsistent)
         sys.stderr.write(f"failed: {len(report.inconsistent)} group(s) of keys give no valid layer ({names}); see the report\n")

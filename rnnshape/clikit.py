@@ -6,6 +6,7 @@ rnnshape's own (`error: ...`, exit 2), and `--help` or a refused flag must
 answer in the time it takes to import Typer.
 """
 
+import errno
 import os
 import sys
 from typing import Any, Optional
@@ -23,8 +24,10 @@ from rnnshape.errors import ExitStatus
 
 
 def error(message: str) -> None:
-    """The one format for every rejection: one line on stderr."""
-    sys.stderr.write(f"error: {' '.join(message.split())}\n")
+    """The one format for every rejection: one line on stderr, a file name's control characters escaped."""
+    from rnnshape.render.text import visible
+
+    sys.stderr.write(f"error: {visible(' '.join(message.split()))}\n")
 
 
 class _TextAsIs:
@@ -127,14 +130,43 @@ class RnnshapeGroup(_ValuesAsGiven, TyperGroup):
             message = exc.format_message().rstrip(".")
             error(message[:1].lower() + message[1:])
             code = ExitStatus.BAD_INPUT
-        except typer.Abort:
-            code = 130
-        except BrokenPipeError:
-            # `rnnshape inspect | head`: the reader left; say nothing more, as cat does.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            code = 1
-        code = int(code or 0)
+        except (typer.Abort, KeyboardInterrupt):
+            code = ExitStatus.INTERRUPTED
+        except OSError as exc:
+            if not is_output_failure(exc):
+                raise
+            code = output_failed(exc)
+        code = _flushed(int(code or 0))
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+# A write to stdout that fails: the disk is full (`> /dev/full`), over quota, or the device failed.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def is_output_failure(exc: OSError) -> bool:
+    return isinstance(exc, BrokenPipeError) or exc.errno in _OUTPUT_ERRNOS
+
+
+def output_failed(exc: OSError) -> int:
+    """The answer could not be written: a reader that left is told nothing (as cat does); a full disk, one line."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush must not fail again
+    except (OSError, ValueError, AttributeError):
+        pass
+    if isinstance(exc, BrokenPipeError):
+        return ExitStatus.READER_LEFT
+    error(f"cannot write the answer to stdout: {exc.strerror or exc}")
+    return ExitStatus.ENVIRONMENT
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout now, where a full disk or a closed pipe can still be told (not in the interpreter's teardown)."""
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        return output_failed(exc)
+    return code
 

@@ -15,7 +15,9 @@ class ExitStatus(IntEnum):
     OK = 0
     CHECK_FAILED = 1  # a prediction or a reference differs from torch; or torch refused the tensors given (check, summary)
     BAD_INPUT = 2  # an invalid flag value or combination
-    ENVIRONMENT = 3  # device missing, not enough memory, torch missing
+    ENVIRONMENT = 3  # device missing, not enough memory, torch missing; stdout full or closed
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    READER_LEFT = 141  # the reader closed the pipe (`... | head`): 128 + SIGPIPE, as cat exits
 
 
 class Verdict:
@@ -74,7 +76,10 @@ class FileProblem(SpecError):
     def cli_message(self) -> str:
         import shlex
 
-        return f"FILE {shlex.quote(self.path)} {self.message}"
+        from rnnshape.render.text import visible
+
+        # A name's newline or escape sequence shown as text (\n, \x1b), not obeyed by the terminal.
+        return f"FILE {shlex.quote(visible(self.path))} {self.message}"
 
 
 class ArgumentProblem(SpecError):

@@ -137,9 +137,11 @@ def _plan(spec: RNNSpec, width: int) -> _Grid:
         # the cells, then a space and the h_n/h_0 cap on the right
         return g.cells_start + len(g.steps) * g.pitch + 1 + g.cap_width <= width
 
-    every: list[int | None] = list(range(L))
+    # Every step only where every step could fit (a cell is at least two columns): a huge L is
+    # never listed, step by step, to find out that it does not.
+    every: list[int | None] = list(range(L)) if L <= width // 2 else []
     for gap in (3, 2, 1):
-        if fits(grid(every, gap)):
+        if every and fits(grid(every, gap)):
             return grid(every, gap)
     # Elide: as many steps as fit around one "⋯" column, more of them on the left.
     for gap in (2, 1):
@@ -151,7 +153,7 @@ def _plan(spec: RNNSpec, width: int) -> _Grid:
                 return grid(steps, gap)
     # Narrower than any picture: draw the minimum and let the console crop it
     # (two steps or fewer have nothing in between to elide).
-    return grid(every if L <= 2 else [0, None, L - 1], 1)
+    return grid(list(range(L)) if L <= 2 else [0, None, L - 1], 1)
 
 
 def _place(line: list[Segment], used: int, column: int, text: str, style: str | None) -> int:

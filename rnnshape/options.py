@@ -14,7 +14,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from rnnshape.clikit import error
+from rnnshape.clikit import error, is_output_failure, output_failed
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
 from rnnshape.render import FORMATS, SWEEP_FORMATS
 from rnnshape.spec import (
@@ -89,6 +89,11 @@ def _exit_codes(func: Callable[..., Any]) -> Callable[..., Any]:
         except EnvironmentProblem as exc:
             error(str(exc))
             raise typer.Exit(ExitStatus.ENVIRONMENT) from None
+        except OSError as exc:
+            if not is_output_failure(exc):
+                raise
+            # Here, before typer turns a closed pipe into exit 1, the code for a failed check.
+            raise typer.Exit(output_failed(exc)) from None
         raise typer.Exit(int(code or 0))
 
     return command
@@ -198,7 +203,8 @@ LayerOption = Annotated[
 FileArgument = Annotated[
     str,
     typer.Argument(metavar="FILE", rich_help_panel="Checkpoint", show_default=False,
-                   help="A torch.save file (.pt, .pth, .bin) or .safetensors: what it is is read from its bytes, not its name."),
+                   help="A torch.save file (.pt, .pth, .bin) or .safetensors: what it is is read from its bytes, not its name. "
+                        "A regular file only: a pipe (/dev/stdin) is refused at once, since its tensors are read where they lie."),
 ]
 CheckpointNoRunOption = Annotated[
     bool,
@@ -281,12 +287,33 @@ def max_memory_bytes(text: Optional[str]) -> Optional[int]:
 
 
 def check_svg_path(path: Optional[str]) -> None:
-    """Refuse an unwritable --svg before any work is done."""
+    """Refuse an --svg that cannot be written before any work is done, by opening it for writing.
+
+    A file that is not a regular one (/dev/full, a FIFO) is refused too: the picture must
+    land in a file. A file created by this trial is removed again.
+    """
     if path is None:
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK) or os.path.isdir(path):
-        raise SpecError("svg", f"cannot write {path!r} (its folder must exist and be writable)")
+    if not path.strip():
+        raise SpecError("svg", "must name a file (got '')")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise SpecError("svg", f"cannot write {path!r}: it is not a regular file")
+    existed = os.path.exists(path)
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise SpecError("svg", f"cannot write {path!r}: {exc.strerror or exc}") from None
+    if not existed:
+        os.remove(path)
+
+
+def saving_svg(path: str, save: Callable[[str], None]) -> None:
+    """Write the picture; a disk that fills up meanwhile is this machine's limit (exit 3), one line."""
+    try:
+        save(path)
+    except OSError as exc:
+        raise EnvironmentProblem(f"--svg {path}: cannot write the picture: {exc.strerror or exc}") from None
 
 
 

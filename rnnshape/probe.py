@@ -7,8 +7,11 @@ The only module that imports torch, and only inside functions, so that
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import re
+import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -72,15 +75,43 @@ def unobserved(spec: RNNSpec) -> Observation:
     )
 
 
+# Set by the console script (console.main): a process that answers once and exits may put
+# what torch's import made out of the collector's reach for good (gc.freeze). A program
+# using the Python API keeps its own collector as it was.
+FREEZE_AFTER_IMPORT = False
+
+
 def import_torch() -> Any:
+    fresh = "torch" not in sys.modules
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _collector_paused(fresh):
             # A CPU wheel without NumPy warns on import; rnnshape never needs NumPy.
             warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
             import torch
     except ImportError as exc:
         raise EnvironmentProblem(f"torch is not installed ({exc}); install it with: pip install 'torch>=2.2'") from None
+    if fresh and FREEZE_AFTER_IMPORT:
+        gc.freeze()
     return torch
+
+
+@contextlib.contextmanager
+def _collector_paused(pause: bool) -> Iterator[None]:
+    """The cyclic collector off while torch imports.
+
+    torch's import allocates some million objects, and the collector walks them in
+    every pass it triggers (about 365, 260-330 ms of a 1.5 s import, measured); what
+    the import makes is module state, not garbage, so none of those passes frees
+    anything worth it. Reference counting still frees everything as usual.
+    """
+    enabled = pause and gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -152,7 +183,7 @@ def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any]
     Refuses (EnvironmentProblem) a run that would need more than the device has
     free or than `max_memory` bytes, before allocating anything.
     """
-    _check_size(spec)
+    check_size(spec)
     needed = theory.run_bytes(spec)
     if not spec.device.startswith(("cuda", "meta")):
         # cpu and mps (unified memory): decided from the OS, before torch's import.
@@ -163,12 +194,10 @@ def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any]
         refuse_if_too_big(needed, device=spec.device, available=_cuda_free_bytes(torch, device), max_memory=max_memory)
     dtype = getattr(torch, spec.dtype)
 
-    with warnings.catch_warnings(record=True) as caught:
+    with RUN_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            # fork_rng: seeding must not disturb the caller's own random state.
-            rng_devices = [device.index or 0] if device.type == "cuda" else []
-            with torch.random.fork_rng(devices=rng_devices), torch.no_grad():
+            with torch.no_grad():
                 if module is None:
                     module = _build(torch, spec, device, dtype, weights)
                 with in_eval_mode(module):
@@ -186,28 +215,58 @@ def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any]
     return ran
 
 
+# What rnnshape changes in the process while it runs a layer, all of it put back afterwards: the
+# warnings filters (catch_warnings), torch's thread count for small runs, the meta device's kernels.
+# None of it is per-thread, so runs take turns: the Python API is safe to call from threads, and each
+# call's answer is the one it gives alone. (The weights come from a generator of the run's own,
+# never from torch's global one, so nothing another thread draws can change them.)
+RUN_LOCK = threading.RLock()
+
+
 def build(spec: RNNSpec) -> Any:
-    """The module spec describes, on its device, seeded as run() seeds it; the caller's random state kept."""
-    _check_size(spec)
+    """The module spec describes, on its device, drawn from spec.seed as run() draws it."""
+    check_size(spec)
     torch = import_torch()
     device = _check_device(torch, spec.device)
-    rng_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=rng_devices), torch.no_grad():
+    with RUN_LOCK, torch.no_grad():
         return _build(torch, spec, device, getattr(torch, spec.dtype), None)
 
 
 def _build(torch: Any, spec: RNNSpec, device: Any, dtype: Any, weights: dict[str, Any] | None) -> Any:
-    if device.type in ("cpu", "meta"):
-        # The CPU generator is the one that draws here; torch.manual_seed would
-        # also format stack traces for CUDA/XPU/MTIA's lazy seeding, about 1 ms
-        # a call: a second of a 1000-row sweep.
-        torch.random.default_generator.manual_seed(spec.seed)
-    else:
-        torch.manual_seed(spec.seed)
-    module = getattr(torch.nn, spec.module_name)(**constructor_kwargs(spec), device=device, dtype=dtype)
+    """Built on meta (torch's own init draws nothing there), then given its storage and drawn here.
+
+    The draw is torch's reset_parameters exactly: U(-1/sqrt(H), 1/sqrt(H)) for every
+    parameter in named_parameters() order, from a CPU generator seeded with
+    spec.seed, which gives the numbers torch.manual_seed(spec.seed) would give on the
+    CPU; on another device the same numbers, copied there.
+    """
+    module = getattr(torch.nn, spec.module_name)(**constructor_kwargs(spec), device="meta", dtype=dtype)
+    if device.type != "meta":
+        give_storage(torch, module, device)
+        generator = torch.Generator().manual_seed(spec.seed)
+        bound = theory.init_bound(spec)
+        for p in module.parameters():
+            drawn = torch.empty(p.shape, dtype=p.dtype).uniform_(-bound, bound, generator=generator)
+            p.copy_(drawn)
     if weights is not None:
         load_weights(module, weights)
     return module
+
+
+def give_storage(torch: Any, module: Any, device: Any) -> None:
+    """Module.to_empty by hand: each parameter a fresh empty tensor on `device`.
+
+    Not to_empty itself: its empty_like of a meta tensor goes through torch._refs,
+    which imports sympy (0.5 s and 35 MiB, measured, for every process). The
+    recurrent modules hold their parameters themselves (no submodules), and RNNBase
+    keeps a list of them (_flat_weights) that setattr updates and _init_flat_weights
+    rebuilds, as its own _apply does (and flattens them for cuDNN).
+    """
+    for name, p in list(module.named_parameters(recurse=False)):
+        setattr(module, name, torch.nn.Parameter(torch.empty(p.shape, dtype=p.dtype, device=device),
+                                                 requires_grad=p.requires_grad))
+    if hasattr(module, "_init_flat_weights"):
+        module._init_flat_weights()
 
 
 def prepared(torch: Any, spec: RNNSpec, device: Any, module: Any, named: dict[str, Any]) -> Run:
@@ -346,12 +405,8 @@ def _forward(torch: Any, spec: RNNSpec, module: Any, x: Any, state_0: Any, devic
     if device.type == "cpu":
         if cost.total_macs(spec) >= _ONE_THREAD_MACS:
             return module(x, state_0)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with one_thread(torch):
             return module(x, state_0)
-        finally:
-            torch.set_num_threads(threads)  # the caller's setting, as it was
     if device.type != "meta":
         return module(x, state_0)
     try:
@@ -422,9 +477,32 @@ def _observe_parameter(torch: Any, name: str, p: Any, spec: RNNSpec, has_values:
 
 
 def saved_statistics(torch: Any, name: str, saved: Any, spec: RNNSpec) -> ObservedParameter:
-    """min, max, mean, std of a saved tensor, in float64 over its finite values; within the init bound in its own dtype."""
+    """min, max, mean, std of a saved tensor, in float64 over its finite values; within the init bound in its own dtype.
+
+    Reduced on one thread: a parallel sum's order, and so its last digits, would follow
+    OMP_NUM_THREADS; the same file gives the same bytes on any machine.
+    """
     if saved.device.type == "meta":  # a live module on meta: shapes, no values
         return ObservedParameter(name, tuple(saved.shape), None, None, None)
+    with RUN_LOCK, one_thread(torch):
+        return _statistics(torch, name, saved, spec)
+
+
+@contextlib.contextmanager
+def one_thread(torch: Any) -> Iterator[None]:
+    """torch's intra-op threads set to one for a moment, then to what they were (the caller's setting)."""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _statistics(torch: Any, name: str, saved: Any, spec: RNNSpec) -> ObservedParameter:
     values = saved.detach().to(device="cpu", dtype=torch.float64).flatten()
     finite = values[torch.isfinite(values)]
     shape, non_finite = tuple(saved.shape), int(values.numel() - finite.numel())
@@ -481,7 +559,7 @@ MAX_LAYER_DIRECTIONS = 1000
 _MAX_NUMEL = 2**63 - 1  # torch's sizes are int64
 
 
-def _check_size(spec: RNNSpec) -> None:
+def check_size(spec: RNNSpec) -> None:
     """Refuse what torch cannot index, or would take minutes to build, before it tries."""
     if spec.num_layers * spec.num_directions > MAX_LAYER_DIRECTIONS:
         raise EnvironmentProblem(

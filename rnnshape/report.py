@@ -44,6 +44,7 @@ class Report(Verdict, Shown):
     parameters: list[theory.ParameterInfo] = field(init=False)
     relations: list[theory.Relation] = field(init=False)
     checks: list[Check] = field(init=False)
+    _by_name: dict[str, theory.ParameterInfo] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.tensors = theory.tensors(self.spec)
@@ -151,7 +152,9 @@ class Report(Verdict, Shown):
         return f"{theory.constructor_text(self.spec)}: {verdict}"
 
     def predicted_parameter(self, name: str) -> theory.ParameterInfo | None:
-        return next((p for p in self.parameters if p.name == name), None)
+        if self._by_name is None:  # built once: a 10,000-layer stack has 80,000 parameters to look up
+            self._by_name = {p.name: p for p in self.parameters}
+        return self._by_name.get(name)
 
     # --- the JSON contract ----------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -28,7 +28,8 @@ DEVICE_SPELLINGS = "cpu, cuda, cuda:N, mps, meta"
 
 # torch's own aliases for the dtypes, so `--dtype half` means what torch means.
 _DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16"}
-_DEVICE_RE = re.compile(r"^(cpu|meta|mps|cuda(:\d+)?)$")
+# ASCII digits without leading zeros: torch refuses cuda:00, and \d would let in any script's digits.
+_DEVICE_RE = re.compile(r"^(cpu|meta|mps|cuda(:(0|[1-9][0-9]*))?)$")
 # Rows of the stacked gate weights, per mode: torch stacks G blocks of H rows.
 GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 # Flags that describe a stack of layers over a sequence, which a cell is not:
@@ -43,6 +44,7 @@ UNKNOWN_FROM_KEYS = {"nonlinearity": "tanh (relu has the same keys)", "batch_fir
 CHECKPOINT_FIELDS = tuple(UNKNOWN_FROM_KEYS) + ("seq_len", "batch_size", "unbatched", "lengths", "enforce_sorted", "device", "dtype", "seed")
 # torch.manual_seed accepts any 64-bit pattern; negative seeds only alias positive ones.
 _MAX_SEED = 2**64 - 1
+MAX_LAYERS = 10_000
 _MAX_DEVICE_INDEX = 127
 
 
@@ -190,6 +192,10 @@ def _validate(spec: RNNSpec) -> None:
 
     for name in ("input_size", "hidden_size", "num_layers"):
         _integer(spec, name, minimum=1)
+    if spec.num_layers > MAX_LAYERS:
+        # Every layer is a block of rows in every answer (and a module torch builds in Python): past this,
+        # even the formulas-only answer takes minutes, and no real stack comes near it.
+        raise SpecError("num_layers", f"must be at most {MAX_LAYERS} (got {spec.num_layers})")
     if spec.seq_len is not None:
         _integer(spec, "seq_len", minimum=1)
     if spec.batch_size is not None:

@@ -59,6 +59,49 @@ def values(field: str, text: str | None) -> list[str | None]:
     return list(dict.fromkeys(out))
 
 
+@dataclass
+class Pace:
+    """How long a sweep will take, from the configurations answered so far: said once, early, if it is long.
+
+    A sweep of 100,000 configurations is accepted, but it can run for hours: after the
+    first few seconds the measured pace is enough to say so, once, on stderr.
+    """
+
+    total: int
+    started: float = 0.0  # when the first configuration was answered: it paid for torch's import
+    done: int = 0
+    said: bool = False
+
+    # Told once the first MEASURE_S seconds have passed, if what remains would take LONG_S or more.
+    MEASURE_S = 2.0
+    LONG_S = 30.0
+
+    def step(self, now: float) -> str | None:
+        """Count one answered configuration; the one line to say, when it is time to say it."""
+        self.done += 1
+        if self.done == 1:
+            self.started = now
+            return None
+        elapsed = now - self.started
+        if self.said or elapsed < self.MEASURE_S or self.done >= self.total:
+            return None
+        self.said = True
+        each = elapsed / (self.done - 1)
+        remaining = each * (self.total - self.done)
+        if remaining < self.LONG_S:
+            return None
+        return (f"sweep: {self.total} configurations at about {each * 1000:.1f} ms each (measured on {self.done - 1}): "
+                f"about {_duration(remaining)} more; Ctrl-C stops it")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def configurations(choices: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
     """The cartesian product, the first field varying slowest (the flags' order)."""
     names = list(choices)

@@ -105,8 +105,24 @@ def render(report: Any, fmt: str, *, width: int = 100, color: bool = False, only
 
 
 def _drawn(parts: list, ascii: bool) -> list:
-    if not ascii:
-        return parts
-    from rnnshape.render.symbols import sections_in_ascii
+    """Every string of the sections as a person may see it: control characters escaped (names come
+    from files), and rnnshape's symbols as ASCII stand-ins where the output cannot show them."""
+    from dataclasses import replace
 
-    return sections_in_ascii(parts)
+    from rnnshape.render.text import visible
+
+    if ascii:
+        from rnnshape.render.symbols import to_ascii
+
+        def shown(text: str) -> str:
+            return to_ascii(visible(text))
+    else:
+        shown = visible
+    return [replace(s, title=shown(s.title), columns=[shown(c) for c in s.columns],
+                    rows=[[shown(c) for c in row] for row in s.rows], lines=[shown(line) for line in s.lines])
+            for s in parts]
+
+
+def readable_sections(report: Any) -> list:
+    """The report's sections as every text format shows them (the notebook's HTML included)."""
+    return _drawn(sections_of(report), False)

@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Any
 
+from rnnshape.render.text import visible
 from rnnshape.report import Report
 
 COLUMNS = [
@@ -51,7 +52,7 @@ def _parameters(report: Report) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for p in report.to_dict()["parameters"]:
-        writer.writerow(
+        writer.writerow(visible_row(
             [
                 p["name"], p["layer"], p["direction"],
                 "x".join(str(s) for s in p["shape"]),  # 80x10: one cell, no quoting needed
@@ -59,7 +60,7 @@ def _parameters(report: Report) -> str:
                 _cell(p["observed_min"]), _cell(p["observed_max"]), _cell(p["within_bound"]),
                 p["bytes"], _cell(p["macs"]), _cell(p["adds"]), _cell(report.ran),
             ]
-        )
+        ))
     return buffer.getvalue()
 
 
@@ -98,6 +99,11 @@ def _checkpoint_records(data: dict) -> list[dict]:
     ]
 
 
+def visible_row(values: list) -> list:
+    """A CSV row with every string's control characters escaped: a NUL or an ESC from a file stays text."""
+    return [visible(v) if isinstance(v, str) else v for v in values]
+
+
 def _cell(value: object) -> str:
     if value is None:
         return ""  # unavailable (meta device): empty, never a made-up number
@@ -110,6 +116,6 @@ def _rows(records: list[dict], columns: list[str] | None = None) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns or (list(records[0]) if records else []), lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: v if isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) else _cell(v) for k, v in r.items()}
-                     for r in records)
+    writer.writerows({k: visible(v) if isinstance(v, str) else v if isinstance(v, int) and not isinstance(v, bool) else _cell(v)
+                      for k, v in r.items()} for r in records)
     return buffer.getvalue()

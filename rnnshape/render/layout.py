@@ -18,6 +18,7 @@ style per span, drawn by table.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from rnnshape.render.sections import FAILED, Section
 from rnnshape.render.text import cell_width, tokens, wrap
@@ -30,8 +31,7 @@ RULE = "─"
 STACK_INDENT = 3
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):  # a tuple, not a dataclass: a 10,000-row table makes 100,000 of them
     text: str
     style: str | None = None  # "title", "header", "failed", "rule"
 

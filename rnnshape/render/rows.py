@@ -8,6 +8,7 @@ import io
 import json
 
 from rnnshape import theory
+from rnnshape.render.csvfmt import visible_row
 from rnnshape.render.sections import FAILED, HELD, SKIPPED, Section
 from rnnshape.spec import RNNSpec
 from rnnshape.sweep import COST_KEYS, SHAPES, Row, Sweep
@@ -36,7 +37,7 @@ def csv_text(rows: list[Row]) -> str:
     for row in rows:
         record = row.to_dict()
         flat = {**record.pop("config"), **record}
-        writer.writerow([_cell(flat.get(name), shape=name in SHAPES) for name in csv_columns()])
+        writer.writerow(visible_row([_cell(flat.get(name), shape=name in SHAPES) for name in csv_columns()]))
     return buffer.getvalue()
 
 

@@ -28,6 +28,6 @@ class Shown:
         return render(self, "markdown")
 
     def _repr_html_(self) -> str:
-        from rnnshape.render import html, sections_of
+        from rnnshape.render import html, readable_sections
 
-        return html.render_sections(sections_of(self))
+        return html.render_sections(readable_sections(self))

@@ -12,7 +12,6 @@ ends a run (nor changes its exit status).
 from __future__ import annotations
 
 import codecs
-from dataclasses import replace
 from typing import Any
 
 # One entry per symbol: the stand-in (one character wherever a picture's grid uses it).
@@ -32,13 +31,6 @@ def to_ascii(text: str) -> str:
 def shows_symbols(encoding: str | None) -> bool:
     """Whether an output in this encoding gets rnnshape's symbols themselves: only UTF's do."""
     return (encoding or "").lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig", "utf16", "utf32")
-
-
-def sections_in_ascii(parts: list[Any]) -> list[Any]:
-    """The sections with every symbol replaced by its stand-in: laid out afterwards, they still line up."""
-    return [replace(s, title=to_ascii(s.title), columns=[to_ascii(c) for c in s.columns],
-                    rows=[[to_ascii(c) for c in row] for row in s.rows], lines=[to_ascii(line) for line in s.lines])
-            for s in parts]
 
 
 def _stand_in(error: UnicodeError) -> tuple[str, int]:

@@ -11,6 +11,26 @@ from __future__ import annotations
 import unicodedata
 
 
+def visible(text: str) -> str:
+    """The text with every control and format character written as its escape (\\x1b, \\n, \\u202e).
+
+    Names come from files: a key prefix holding an ANSI escape, a newline, a NUL or a
+    right-to-left override must reach a terminal, a table or a CSV cell as text, never
+    as an instruction to the terminal or a row break.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    if ch in named:
+        return named[ch]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def cell_width(text: str) -> int:
     """Columns the text takes on a terminal: 2 for wide East Asian characters, 0 for combining marks."""
     width = 0
