@@ -27,6 +27,7 @@ from rnnshape.cli import app
 REPO = Path(__file__).resolve().parents[1]
 MARGIN = 1.2  # the estimate is at least this times the measured peak
 ABSURD = 4.0  # and at most this times it: the guard must not refuse what would fit easily
+SMALL = 64 * 2**20  # below this, the fixed part dominates and ABSURD says nothing
 MiB = 2**20
 
 DRIVER = r"""
@@ -54,11 +55,28 @@ os.write(out, (json.dumps({'peak': status('VmHWM') - baseline, 'code': code}) + 
 """
 
 
+_PYCACHE: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _bytecode(tmp_path_factory):
+    """rnnshape compiled once, as pip compiles an installed package, into a folder of this run's own.
+
+    Without it, a process started with PYTHONDONTWRITEBYTECODE (or from a fresh clone)
+    compiles every rnnshape module it imports after the baseline, 10-13 MiB measured,
+    and the small runs' peaks would measure the compiler, not the run.
+    """
+    prefix = str(tmp_path_factory.mktemp("pycache"))
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "rnnshape")], check=True,
+                   env={**os.environ, "PYTHONPYCACHEPREFIX": prefix}, stdout=subprocess.DEVNULL)
+    _PYCACHE["prefix"] = prefix
+
+
 def measured_peak(*argv: str) -> tuple[int, int, str]:
     """(bytes of peak RSS above the baseline, exit status, stderr) of `rnnshape *argv` in a child."""
     if not Path("/proc/self/status").exists():
         pytest.fail("peak RSS is read from /proc/self/status: Linux only")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONPYCACHEPREFIX": _PYCACHE["prefix"]}
     proc = subprocess.run([sys.executable, "-c", DRIVER, *argv], capture_output=True, text=True, cwd=REPO,
                           timeout=300, env=env)
     assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr[-3000:]
@@ -130,7 +148,7 @@ def test_the_estimate_bounds_the_measured_peak_with_margin_and_admission_keeps_i
     assert code == 0, stderr
     shown = f"{case}: measured {peak / MiB:.1f} MiB, estimate {needed / MiB:.1f} MiB ({needed / peak:.2f}x)"
     assert peak * MARGIN <= needed, shown
-    assert needed <= ABSURD * peak, shown
+    assert needed <= ABSURD * max(peak, SMALL), shown
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if CASES[c][1].get("device") != "meta"])
@@ -164,7 +182,7 @@ def test_the_old_estimate_did_not_bound_the_lstm_4096_peak_and_the_new_one_does(
     assert code == 0, stderr
     assert peak > 1.4 * theory.parameter_bytes(spec)  # the weight copy is real
     assert not peak * MARGIN <= old, f"the old estimate {old / MiB:.0f} MiB bounded {peak / MiB:.0f} MiB"
-    assert peak * MARGIN <= new <= ABSURD * peak, f"measured {peak / MiB:.0f} MiB, estimate {new / MiB:.0f} MiB"
+    assert peak * MARGIN <= new <= ABSURD * max(peak, SMALL), f"measured {peak / MiB:.0f} MiB, estimate {new / MiB:.0f} MiB"
 
 
 def test_meta_needs_only_the_fixed_part():
@@ -238,4 +256,4 @@ def test_checkpoint_estimate_bounds_reading_and_running_the_file(case, tmp_path)
     shown = f"{case}: measured {peak / MiB:.1f} MiB, estimate {needed / MiB:.1f} MiB ({needed / peak:.2f}x)"
     print(shown)
     assert peak * MARGIN <= needed, shown
-    assert needed <= ABSURD * peak, shown
+    assert needed <= ABSURD * max(peak, SMALL), shown
