@@ -49,6 +49,7 @@ from rnnshape.options import (
     checkpoint_command,
     max_memory_bytes,
     plain_command,
+    shape_command,
     spec_command,
     sweep_command,
     tolerance,
@@ -173,7 +174,7 @@ def code(spec: RNNSpec) -> int:
 
 
 @app.command(cls=RnnshapeCommand)
-@spec_command
+@shape_command
 def flow(spec: RNNSpec, svg: SvgOption = None) -> int:
     """Draw the layer unrolled in time: which cells make output, which make h_n (and its rows).
 

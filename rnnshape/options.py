@@ -25,6 +25,7 @@ from rnnshape.spec import (
     DTYPES,
     MODES,
     NONLINEARITIES,
+    STATE_INITS,
     UNKNOWN_FROM_KEYS,
     RNNSpec,
     from_flags,
@@ -63,7 +64,11 @@ _SPEC_OPTIONS: list[tuple[str, Any, Any]] = [
     ("device", str, _opt("--device", help=f"Where to run: {DEVICE_SPELLINGS}.", panel=_RUN, metavar="DEVICE")),
     ("dtype", str, _opt("--dtype", help="Parameter and input dtype.", panel=_RUN, metavar="[" + "|".join(DTYPES) + "]")),
     ("seed", str, _opt("--seed", help="Seeds the initial weights and the dummy input.", panel=_RUN, metavar="INT")),
+    ("h0", str, _opt("--h0", help="The dummy h_0: drawn from the seed, or all zeros (torch's own when h_0 is left out), or all ones.", panel=_RUN, metavar="[" + "|".join(STATE_INITS) + "]")),
+    ("c0", str, _opt("--c0", help="The dummy c_0 (lstm): as --h0.", panel=_RUN, metavar="[" + "|".join(STATE_INITS) + "]")),
 ]
+# The dummy states' values: what a run feeds, nothing a shape or a drawing depends on.
+_STATE_VALUES = ("h0", "c0")
 _DEFAULTS = RNNSpec()
 # Flags whose absence means something (--lengths decides seq_len and batch_size;
 # a cell has no seq_len): no default text, so "not given" can be told from "5".
@@ -140,7 +145,12 @@ _GIVEN_BY_INPUT = ("seq_len", "batch_size", "unbatched", "lengths", "enforce_sor
 
 def layer_command(func: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command the layer's RNNSpec flags and the run's device, dtype and seed; it is called with `spec`."""
-    return _fields_command(func, tuple(name for name, _, _ in _SPEC_OPTIONS if name not in _GIVEN_BY_INPUT))
+    return _fields_command(func, tuple(name for name, _, _ in _SPEC_OPTIONS if name not in _GIVEN_BY_INPUT + _STATE_VALUES))
+
+
+def shape_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Every RNNSpec flag but the dummy states' values (a command that draws or counts, never runs)."""
+    return _fields_command(func, tuple(name for name, _, _ in _SPEC_OPTIONS if name not in _STATE_VALUES))
 
 
 def _spec_option(name: str) -> Any:

@@ -459,6 +459,11 @@ def _dummy_inputs(torch: Any, spec: RNNSpec, device: Any, dtype: Any) -> dict[st
     named = {"input": draw(predicted["input"]), "h_0": draw(predicted["h_0"])}
     if spec.lstm:
         named["c_0"] = draw(predicted["c_0"])
+    # --h0/--c0 zeros or ones: drawn all the same and then filled, so that the input (and
+    # c_0 beside a filled h_0) are the numbers the default run feeds.
+    for name, init in (("h_0", spec.h0), ("c_0", spec.c0)):
+        if name in named and init != "randn":
+            named[name].fill_(0.0 if init == "zeros" else 1.0)
     if spec.packed and device.type != "meta":
         x = named["input"].transpose(0, 1) if spec.batch_first else named["input"]  # a view: (L, N, H_in)
         for i, n in enumerate(spec.lengths or ()):

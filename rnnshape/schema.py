@@ -28,7 +28,7 @@ from typing import Any
 from rnnshape import cost
 from rnnshape.checkpoint_file import IN_MEMORY, SAFETENSORS, TORCH_LEGACY, TORCH_ZIP
 from rnnshape.errors import ArgumentProblem
-from rnnshape.spec import _DEVICE_RE, _MAX_SEED, CELL_MODES, DTYPES, GATES, MODES, NONLINEARITIES, UNKNOWN_FROM_KEYS, RNNSpec
+from rnnshape.spec import _DEVICE_RE, _MAX_SEED, CELL_MODES, DTYPES, GATES, MODES, NONLINEARITIES, STATE_INITS, UNKNOWN_FROM_KEYS, RNNSpec
 from rnnshape.sweep import COST_KEYS, SHAPES
 from rnnshape.theory import DIRECTIONS
 
@@ -138,6 +138,8 @@ def _definitions() -> dict[str, dict[str, Any]]:
         "seed": {"type": "integer", "minimum": 0, "maximum": _MAX_SEED, "description": "Seeds the initial weights and the dummy input."},
         "lengths": _or_null({"type": "array", "items": _POSITIVE, "minItems": 1}, "Packed input: one length per sequence; null when not packed."),
         "enforce_sorted": _flag("pack_padded_sequence's enforce_sorted (true when not packed)."),
+        "h0": {"type": "string", "enum": list(STATE_INITS), "description": "The dummy h_0: drawn from the seed (randn), zeros or ones."},
+        "c0": {"type": "string", "enum": list(STATE_INITS), "description": "The dummy c_0 (lstm, lstmcell), as h0; randn elsewhere."},
     })
     # A cell takes one step: no seq_len, no packing.
     config["if"] = {"properties": {"mode": {"enum": list(CELL_MODES)}}}

@@ -24,6 +24,9 @@ MODES = LAYER_MODES + CELL_MODES
 DEFAULT_SEQ_LEN, DEFAULT_BATCH_SIZE = 5, 3
 NONLINEARITIES = ("tanh", "relu")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
+# What the dummy run feeds as h_0 (and c_0): drawn from the seed (randn, the default), or
+# all zeros (what torch uses when h_0 is left out), or all ones (as learners' notes feed it).
+STATE_INITS = ("randn", "zeros", "ones")
 DEVICE_SPELLINGS = "cpu, cuda, cuda:N, mps, meta"
 
 # torch's own aliases for the dtypes, so `--dtype half` means what torch means.
@@ -75,10 +78,12 @@ class RNNSpec:
     # Packed input, after the design's original keys so that their order stays a prefix.
     lengths: tuple[int, ...] | None = None  # packed input: one length per sequence
     enforce_sorted: bool = True  # pack_padded_sequence's argument
+    h0: str = "randn"  # the dummy h_0 (a cell's hx): one of STATE_INITS
+    c0: str = "randn"  # the dummy c_0 (lstm, lstmcell)
 
     def __post_init__(self) -> None:
         # Normalise spellings first (frozen, hence object.__setattr__), then check.
-        for name in ("mode", "nonlinearity", "device", "dtype"):
+        for name in ("mode", "nonlinearity", "device", "dtype", "h0", "c0"):
             value = getattr(self, name)
             if not isinstance(value, str):
                 raise SpecError(name, f"must be a string (got {value!r})")
@@ -179,6 +184,10 @@ def spec_or_module(spec: Any, args: tuple[Any, ...], fields: dict[str, Any], ver
 def _validate(spec: RNNSpec) -> None:
     _choice(spec, "mode", MODES)
     _choice(spec, "nonlinearity", NONLINEARITIES)
+    _choice(spec, "h0", STATE_INITS)
+    _choice(spec, "c0", STATE_INITS)
+    if spec.c0 != "randn" and spec.base_mode != "lstm":
+        raise SpecError("c0", f"is for --mode lstm or lstmcell only; {spec.mode} has no cell state (got --c0 {spec.c0})")
     _choice(spec, "dtype", DTYPES + tuple(_DTYPE_ALIASES))
     if not _DEVICE_RE.match(spec.device):
         raise SpecError("device", f"must be one of {DEVICE_SPELLINGS} (got {spec.device!r})")

@@ -643,4 +643,8 @@ def notes(spec: RNNSpec) -> list[str]:
                 "--no-enforce-sorted: torch sorts the batch longest first (sorted_indices) and puts h_n back in the original order")
         out.append(f"--lengths {','.join(map(str, spec.lengths))}: the RNN runs only the real steps, "
                    f"batch_sizes[t] sequences at step t; {sort}")
+    for name, flag, init in (("h_0", "--h0", spec.h0), ("c_0", "--c0", spec.c0)):
+        if init != "randn":
+            same = " (what torch uses when h_0 is left out)" if init == "zeros" and name == "h_0" else ""
+            out.append(f"{flag} {init}: {name} is all {init}{same}, not drawn from the seed; the input is drawn as usual")
     return out

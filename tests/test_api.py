@@ -36,6 +36,7 @@ def test_design_example_contract():
         "nonlinearity": "tanh", "seq_len": 5, "batch_size": 3, "unbatched": False,
         "device": "cpu", "dtype": "float32", "seed": 0,
         "lengths": None, "enforce_sorted": True,  # packed input, added after the design's keys
+        "h0": "randn", "c0": "randn",  # the dummy states' values (--h0, --c0), added after those
     }
     # Numbers from design.md, not from the code.
     assert set(d["tensors"]) >= {"input", "h_0", "output", "h_n"}

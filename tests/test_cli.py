@@ -43,11 +43,12 @@ DEFAULT_CONFIG = {
     "batch_first": False, "dropout": 0.0, "bidirectional": False, "proj_size": 0,
     "nonlinearity": "tanh", "seq_len": 5, "batch_size": 3, "unbatched": False,
     "device": "cpu", "dtype": "float32", "seed": 0, "lengths": None, "enforce_sorted": True,
+    "h0": "randn", "c0": "randn",
 }
 ALL_FLAGS = [
     "--mode", "--input-size", "--hidden-size", "--layers", "--num-layers", "--bidirectional",
     "--batch-first", "--bias", "--nonlinearity", "--dropout", "--proj-size", "--seq-len",
-    "--batch-size", "--unbatched", "--device", "--dtype", "--seed", "--format",
+    "--batch-size", "--unbatched", "--device", "--dtype", "--seed", "--h0", "--c0", "--format",
 ]
 
 
@@ -285,6 +286,8 @@ FLAG_CASES = [
     (["--dtype", "float16"], {"dtype": "float16"}),
     (["--dtype", "bfloat16"], {"dtype": "bfloat16"}),
     (["--seed", "7"], {"seed": 7}),
+    (["--h0", "ones"], {"h0": "ones"}),
+    (["--mode", "lstm", "--h0", "zeros", "--c0", "ones"], {"mode": "lstm", "h0": "zeros", "c0": "ones"}),
 ]
 
 
