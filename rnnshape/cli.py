@@ -224,7 +224,7 @@ def sweep(
     import time
 
     from rnnshape.render.rows import jsonl
-    from rnnshape.sweep import Pace, Sweep, answer, check_count, configurations, varying
+    from rnnshape.sweep import Pace, Sweep, answer, check_count, configurations, held_for, varying
 
     fmt = check_format(format, SWEEP_FORMATS)
     total = check_count(choices)
@@ -232,7 +232,7 @@ def sweep(
     rows = []
     stream = fmt == "jsonl"  # one object a line: each row goes out as soon as it is answered
     pace = Pace(total)
-    with _progress(total) as advance:
+    with _progress(total) as advance, held_for(choices, run=not no_run):
         for flags in configurations(choices):
             row = answer(flags, run=not no_run, max_memory=limit)
             rows.append(row)

@@ -3,6 +3,7 @@ Python meta kernels and as a real CPU run, and the caller's torch left as it was
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 with warnings.catch_warnings():
@@ -53,6 +54,11 @@ def test_native_meta_shapes_equal_python_meta_and_cpu(cfg):
 
 
 def _python_meta_state() -> tuple[frozenset[str], int]:
+    # The first swap in a process re-registers torch's kernels through a Library of
+    # rnnshape's (the same kernels; torch.library's global index then counts them
+    # differently): compare states from then on, whatever test ran first.
+    with meta_kernels.native_meta_kernels(torch):
+        pass
     library = registrations._meta_lib_dont_use_me_use_register_meta
     return frozenset(library._op_impls), len(torch.library._impls)
 
@@ -92,3 +98,28 @@ def test_huge_lstm_on_meta_answers_without_allocating():
     assert report.observed_total == 24_966_594_560
     assert report.observation.tensors["output"] == (5, 3, 16384)
     assert report.observation.tensors["h_n"] == (32, 3, 8192)
+
+
+def test_relu_on_meta_is_empty_like_and_gives_cpus_strides():
+    # Inside the swap, relu answers in C++ (empty_like): no Python function runs for it,
+    # where torch's own meta kernel runs a few dozen. Shapes and strides are the CPU's.
+    x = torch.randn(4, 6).t()  # not contiguous
+    on_meta = x.to("meta")
+    torch.relu(on_meta)  # torch's first call imports what its Python kernel needs
+
+    def python_calls() -> tuple[int, object]:
+        calls = []
+        sys.setprofile(lambda frame, event, arg: calls.append(event) if event == "call" else None)
+        try:
+            y = torch.relu(on_meta)
+        finally:
+            sys.setprofile(None)
+        return len(calls), y
+
+    assert python_calls()[0] > 10  # the control: torch's own Python meta kernel
+    with meta_kernels.native_meta_kernels(torch):
+        count, y = python_calls()
+    assert count == 0
+    assert (y.shape, y.stride(), y.dtype) == (torch.relu(x).shape, torch.relu(x).stride(), x.dtype)
+    report = inspect(RNNSpec(nonlinearity="relu", num_layers=3, bidirectional=True, device="meta"))
+    assert report.ok and report.observation.tensors["h_n"] == (6, 3, 20)
