@@ -58,20 +58,38 @@ class Bench:
     max_ratio: float | None = None  # goal: median ratio command / baseline
     max_extra_s: float | None = None  # goal: median command - median baseline, seconds
     goal_note: str = ""  # extra goal text, e.g. the exit code that is the point
+    max_s: float | None = None  # goal: median command time, seconds, whatever the baseline
+    runs: int | None = None  # fewer runs than --runs for the long ones (a minute each)
 
 
 # One line per benchmark. Without a goal the row is informational.
+SWEEP_META = "sweep --device meta --mode rnn,lstm --hidden-size 1..10 --input-size 1..10 --layers 1..5 -f csv"
+# 3 modes x 20 x 17 x 5 x 2 = 10,200 configurations, answered by a real CPU run each.
+SWEEP_10K = "sweep --mode rnn,lstm,gru --hidden-size 1..20 --input-size 1..17 --layers 1..5 --bidirectional --unidirectional -f csv"
+VERIFY = "verify --mode lstm --input-size 256 --hidden-size 256 --layers 2 --bidirectional --seq-len 100 --batch-size 32"
+LAYERS_1000 = "inspect --device meta --layers 1000"
 BENCHES = [
-    Bench("help", "--help", IMPORT_UI, max_ratio=1.15),
-    Bench("rejected-flag", "inspect --hidden-size 0", IMPORT_UI, exit=2, max_ratio=1.15),
+    Bench("help", "--help", IMPORT_UI, max_ratio=1.0),
+    Bench("rejected-flag", "inspect --hidden-size 0", IMPORT_UI, exit=2, max_ratio=1.0),
     Bench("version", "--version", IMPORT_UI),
-    Bench("inspect", "inspect", IMPORT_TORCH, max_ratio=1.05),
+    Bench("inspect", "inspect", IMPORT_TORCH, max_ratio=0.85),
+    Bench("inspect-bidirectional", "inspect --layers 2 --bidirectional", IMPORT_TORCH, max_ratio=0.85),
     Bench("inspect-json", "inspect --mode lstm --layers 2 --bidirectional -f json", IMPORT_TORCH),
     Bench("no-run", "inspect --no-run", IMPORT_TORCH, max_ratio=0.15),
     Bench("huge-meta", HUGE + " --device meta", IMPORT_TORCH, max_ratio=2.0),
     Bench("huge-cpu", HUGE + " --device cpu", IMPORT_TORCH, exit=3, max_ratio=1.5,
           goal_note="refused (exit 3)"),
     Bench("sweep-1000", SWEEP, IMPORT_TORCH, max_extra_s=5.0),
+    Bench("sweep-meta-1000", SWEEP_META, IMPORT_TORCH, max_extra_s=10.0, goal_note="10 ms a config"),
+    Bench("sweep-10200", SWEEP_10K, IMPORT_TORCH, max_extra_s=25.0, runs=3),
+    Bench("relu-meta-100x1000", "inspect --device meta --nonlinearity relu --layers 100 --seq-len 1000", IMPORT_TORCH,
+          max_s=5.0, runs=5),
+    Bench("relu-meta-1000x100", "inspect --device meta --nonlinearity relu --layers 1000 --seq-len 100", IMPORT_TORCH,
+          max_s=5.0, runs=5),
+    Bench("verify-lstm-256", VERIFY, IMPORT_TORCH, max_ratio=3.0),
+    # The same run without the table: the difference is what drawing 1000 layers' rows costs.
+    Bench("table-1000-layers", LAYERS_1000, RNNSHAPE + (LAYERS_1000 + " -f json").split(), max_extra_s=1.0,
+          goal_note="the table's rendering"),
     Bench("checkpoint-header", f"checkpoint {BIG}.safetensors --no-run -f json", IMPORT_UI, max_ratio=1.5,
           goal_note="no torch"),
     Bench("checkpoint-safetensors", f"checkpoint {BIG}.safetensors", IMPORT_TORCH, max_ratio=1.3),
@@ -82,6 +100,30 @@ BENCHES = [
     Bench("summary", "summary docs/examples/models.py:tagger --input-shape 32,20 --input-dtype int64", IMPORT_TORCH,
           max_ratio=1.3),
 ]
+# In one process: verify's float64 reference (rnnshape.reference.forward) against torch's
+# own float32 forward of the same module, at the same thread count; the best of 5 each.
+REFERENCE_SPEED = """
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+import torch
+from rnnshape import probe, reference
+from rnnshape.spec import RNNSpec
+threads = int(sys.argv[1])
+torch.set_num_threads(threads)
+spec = RNNSpec(mode="lstm", input_size=256, hidden_size=256, num_layers=2, bidirectional=True, seq_len=100, batch_size=32)
+ran = probe.run(spec)
+params = dict(ran.module.named_parameters())
+def best(f):
+    times = []
+    for _ in range(5):
+        start = time.perf_counter(); f(); times.append(time.perf_counter() - start)
+    return min(times)
+with torch.no_grad():
+    module = best(lambda: ran.module(ran.input, ran.state_0))
+    ref = best(lambda: reference.forward(spec, params, ran.input, ran.h_0, ran.c_0))
+print(json.dumps({"threads": threads, "module": module, "reference": ref}))
+"""
+REFERENCE_GOAL = 1.5
 MISSING = ("no such command", "no such option")  # what the CLI says for an unknown name
 
 
@@ -126,7 +168,7 @@ def measure(bench: Bench, runs: int, skip_missing: bool) -> dict | None:
     times, base_times, rss, base_rss = [], [], [], []
     # Alternate baseline and command so that drift in machine load (other processes,
     # CPU frequency, cache) hits both equally; each ratio compares neighbouring runs.
-    for _ in range(runs):
+    for _ in range(bench.runs or runs):
         for argv, want, t, m in ((bench.baseline, 0, base_times, base_rss),
                                  (cmd, bench.exit, times, rss)):
             wall, code, kib = run_once(argv)
@@ -154,6 +196,9 @@ def goal_and_met(bench: Bench, r: dict) -> tuple[str, str]:
         goals.append(f"time <= baseline + {bench.max_extra_s:g} s "
                      f"(is +{r['time'] - r['base']:.2f} s)")
         met.append(r["time"] - r["base"] <= bench.max_extra_s)
+    if bench.max_s is not None:
+        goals.append(f"time <= {bench.max_s:g} s")
+        met.append(r["time"] <= bench.max_s)
     if not goals:
         return "-", "-"
     return ", ".join(goals), "yes" if all(met) else "**no**"
@@ -177,14 +222,45 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def report(results: list[tuple[Bench, dict | None]], runs: int) -> str:
+def reference_speed() -> list[dict]:
+    import json
+
+    rows = []
+    for threads in (1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1):
+        out = subprocess.run([PY, "-c", REFERENCE_SPEED, str(threads)], env=ENV, capture_output=True, text=True, check=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def reference_table(rows: list[dict]) -> list[str]:
+    lines = [
+        "",
+        "## verify's reference, in one process",
+        "",
+        "`rnnshape.reference.forward` (float64, every step by its equations) against torch's own float32 "
+        "forward of the same module, LSTM(256, 256, num_layers=2, bidirectional=True) on (100, 32, 256), "
+        "the best of 5 calls each, at the same thread count.",
+        "",
+        "| Threads | torch float32 (ms) | reference float64 (ms) | Ratio | Goal | Met |",
+        "|--:|--:|--:|--:|---|---|",
+    ]
+    for r in rows:
+        ratio = r["reference"] / r["module"]
+        met = "yes" if ratio <= REFERENCE_GOAL else "**no**"
+        lines.append(f"| {r['threads']} | {r['module'] * 1000:.1f} | {r['reference'] * 1000:.1f} | {ratio:.2f} "
+                     f"| ratio <= {REFERENCE_GOAL:g} | {met} |")
+    return lines
+
+
+def report(results: list[tuple[Bench, dict | None]], runs: int, reference_rows: list[dict] | None = None) -> str:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     lines = [
         "<!-- generated by benchmarks/bench.py; do not edit by hand -->",
         "# Performance",
         "",
         "Each row times whole processes, start to exit, of the installed `rnnshape` command "
-        f"against a baseline process measured in the same run: {runs} runs of each, "
+        f"against a baseline process measured in the same run: {runs} runs of each "
+        "(fewer for the sweep of 10,200 and the relu stacks, a minute or seconds each), "
         "alternating baseline and command after one untimed warm-up of each. Times are "
         "medians; the ratio is the median of the per-pair ratios (command / the baseline run "
         "just before it), not the ratio of the medians. Peak RSS is the median of `ru_maxrss` "
@@ -200,7 +276,8 @@ def report(results: list[tuple[Bench, dict | None]], runs: int) -> str:
         "|---|---|--:|---|--:|--:|---|---|--:|--:|",
     ]
     for bench, r in results:
-        base = f"`{shlex.join(['python', *bench.baseline[1:]])}`"
+        shown = ["rnnshape", *bench.baseline[len(RNNSHAPE):]] if bench.baseline[: len(RNNSHAPE)] == RNNSHAPE else ["python", *bench.baseline[1:]]
+        base = f"`{shlex.join(shown)}`"
         cmd = f"`rnnshape {bench.args}`"
         if r is None:
             lines.append(f"| {bench.name} | {cmd} | not available | {base} | | | | | | |")
@@ -209,6 +286,8 @@ def report(results: list[tuple[Bench, dict | None]], runs: int) -> str:
         lines.append(
             f"| {bench.name} | {cmd} | {r['time']:.3f} | {base} | {r['base']:.3f} "
             f"| {r['ratio']:.2f} | {goal} | {met} | {r['rss']:.0f} | {r['base_rss']:.0f} |")
+    if reference_rows:
+        lines += reference_table(reference_rows)
     lines += ["", "Regenerate with: `python benchmarks/bench.py --write docs/performance.md`", ""]
     return "\n".join(lines)
 
@@ -218,8 +297,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=7, help="timed runs of each (>= 5)")
     ap.add_argument("--write", metavar="PATH", help="write the markdown here (default: stdout)")
-    ap.add_argument("--only", nargs="+", metavar="NAME", choices=names,
-                    help="run only these: " + ", ".join(names))
+    ap.add_argument("--only", nargs="+", metavar="NAME", choices=[*names, "reference"],
+                    help="run only these: " + ", ".join(names) + ", reference (verify's reference in one process)")
     ap.add_argument("--skip-missing", action="store_true",
                     help="mark commands/options the CLI does not have yet 'not available'")
     args = ap.parse_args()
@@ -238,7 +317,11 @@ def main() -> None:
             continue
         print(f"{bench.name} ...", file=sys.stderr, flush=True)
         results.append((bench, measure(bench, args.runs, args.skip_missing)))
-    text = report(results, args.runs)
+    reference_rows = None
+    if not args.only or "reference" in args.only:
+        print("reference ...", file=sys.stderr, flush=True)
+        reference_rows = reference_speed()
+    text = report(results, args.runs, reference_rows)
     if args.write:
         with open(args.write, "w") as f:
             f.write(text)

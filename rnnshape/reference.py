@@ -73,19 +73,30 @@ def time_steps(seq_len: int, direction: str) -> range:
 
 def _hidden_projection(h: Any, w: dict[str, Any]) -> Any:
     """h W_hh^T + b_hh: the only part of a step that depends on the previous state."""
+    if "bias_hh" in w and h.dim() == 2:  # addmm takes matrices: an unbatched cell's h is 1-D
+        return w["bias_hh"].addmm(h, w["weight_hh"].T)  # the same sum, one kernel instead of two
     projected = h @ w["weight_hh"].T
     return projected + w["bias_hh"] if "bias_hh" in w else projected
 
 
+def _pre_activation(x_proj: Any, h: Any, w: dict[str, Any]) -> Any:
+    """x_proj + h W_hh^T + b_hh, fused: x_proj.addmm is one kernel where the sum of parts is three."""
+    if h.dim() != 2:
+        return x_proj + _hidden_projection(h, w)
+    summed = x_proj.addmm(h, w["weight_hh"].T)
+    return summed.add_(w["bias_hh"]) if "bias_hh" in w else summed
+
+
 def rnn_cell(spec: RNNSpec, x_proj: Any, h: Any, c: Any, w: dict[str, Any]) -> tuple[Any, Any]:
-    pre_activation = x_proj + _hidden_projection(h, w)
-    return (pre_activation.tanh() if spec.nonlinearity == "tanh" else pre_activation.relu()), None
+    pre_activation = _pre_activation(x_proj, h, w)
+    return (pre_activation.tanh_() if spec.nonlinearity == "tanh" else pre_activation.relu_()), None
 
 
 def lstm_cell(spec: RNNSpec, x_proj: Any, h: Any, c: Any, w: dict[str, Any]) -> tuple[Any, Any]:
     # torch stacks the gate rows as i, f, g, o (weight_ih_l[k] = W_ii|W_if|W_ig|W_io).
-    i, f, g, o = (x_proj + _hidden_projection(h, w)).chunk(4, dim=-1)
-    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+    # The gates are this step's own tensor (addmm made it), so they are activated in place.
+    i, f, g, o = _pre_activation(x_proj, h, w).chunk(4, dim=-1)
+    i, f, g, o = i.sigmoid_(), f.sigmoid_(), g.tanh_(), o.sigmoid_()
     c = f * c + i * g
     h = o * c.tanh()
     if "weight_hr" in w:
