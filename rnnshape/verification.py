@@ -88,10 +88,13 @@ class VerifyReport(Verdict, Shown):
     first_divergence: Divergence | None
     notes: list[str] = field(default_factory=list)
     default_tolerance: bool = True  # neither atol nor rtol was given
+    # verify --against: the learner's function in the reference's place (rnnshape.learner.against.Against):
+    # what it was given and returned, what it raised, and the mistakes its numbers fit.
+    against: Any = None
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.comparisons)
+        return all(c.ok for c in self.comparisons) and (self.against is None or self.against.ok)
 
     @property
     def max_abs_error(self) -> float:
@@ -102,6 +105,8 @@ class VerifyReport(Verdict, Shown):
         return max((c.max_rel_error for c in self.comparisons), default=0.0)
 
     def headline(self) -> str:
+        if self.against is not None:
+            return f"{theory.constructor_text(self.spec)}: {self.against.headline(self)}"
         verdict = "the equations give what torch gives" if self.ok else "torch and the equations differ"
         return f"{theory.constructor_text(self.spec)}: {verdict} (largest error {self.max_abs_error:.3g})"
 
@@ -116,6 +121,7 @@ class VerifyReport(Verdict, Shown):
             "first_divergence": asdict(self.first_divergence) if self.first_divergence else None,
             "notes": list(self.notes),
             "ok": self.ok,
+            **({} if self.against is None else self.against.to_dict()),
         }
 
 
@@ -129,6 +135,8 @@ def verify(
     rtol: float | None = None,
     reference: Reference | None = None,
     max_memory: int | None = None,
+    against: Any = None,
+    relative_to: str = "reference",
     **fields: Any,
 ) -> VerifyReport:
     """Compare the module with its equations; raise SpecError for a bad tolerance,
@@ -138,8 +146,21 @@ def verify(
     nn.GRU or cell: then its own weights, and `args` its real inputs exactly as
     its forward takes them (without them, the dummy input `fields` describe),
     as inspect(module, *args) takes them. `reference` (default
-    rnnshape.reference.forward) takes (spec, params, x, h_0, c_0).
+    rnnshape.reference.forward) takes (spec, params, x, h_0, c_0); a result may
+    leave a tensor out (None, or None in layer_outputs): it is then not compared.
+    `against` is your own forward function (or "FILE.py:FUNCTION"), checked in
+    the reference's place (rnnshape.learner.against). `relative_to`: whose
+    magnitude rtol and max_rel_error are measured against, "reference" or
+    "module" (torch's, where the reference is what is being checked).
     """
+    if against is not None:
+        if reference is not None:
+            raise TypeError("give either reference= or against=: your function takes the reference's place")
+        from rnnshape.learner.against import verify_against
+
+        return verify_against(against, spec, args, atol=atol, rtol=rtol, max_memory=max_memory, **fields)
+    if relative_to not in ("reference", "module"):
+        raise TypeError(f"relative_to must be 'reference' or 'module' (got {relative_to!r})")
     module, spec = spec_or_module(spec, args, fields, "verify")
     # A bad tolerance is refused before anything runs; the defaults depend on the dtype that runs.
     atol, rtol = _tolerance("atol", atol, None), _tolerance("rtol", rtol, None)
@@ -164,8 +185,11 @@ def verify(
         with torch.no_grad():
             # For packed input, ran.input is the padded batch: the reference reads each sequence up to its length.
             expected = (reference or reference_module.forward)(spec, params, move(ran.input), move(ran.h_0), move(ran.c_0))
+            # Lower layers only where the reference gives them (a learner's function gives the top one alone).
+            lower_wanted = any(layer is not None for layer in expected.layer_outputs[:-1])
             with probe.RUN_LOCK:  # torch's lower-layer runs silence warnings: process-wide, so runs take turns
-                observed_layers = [] if spec.is_cell else [*_lower_layer_outputs(ran), ran.output]
+                lower = _lower_layer_outputs(ran) if lower_wanted else [None] * (spec.num_layers - 1)
+                observed_layers = [] if spec.is_cell else [*lower, ran.output]
     except RuntimeError as exc:
         # Out of memory is the machine's limit (exit 3), not a traceback; anything else is a bug to see.
         if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or "can't allocate memory" in str(exc):
@@ -175,9 +199,10 @@ def verify(
     def compare(a: Any, b: Any) -> tuple[Any, Any, Any]:
         a = move(a).to(b.dtype)
         error = (a - b).abs()
+        truth = (a if relative_to == "module" else b).abs()
         # not (error <= tolerance): a NaN counts as broken, as in allclose.
-        broken = ~(error <= atol_used + rtol_used * b.abs())
-        relative = torch.where(b != 0, error / b.abs(), torch.zeros_like(error))
+        broken = ~(error <= atol_used + rtol_used * truth)
+        relative = torch.where(truth != 0, error / truth, torch.zeros_like(error))
         return error, relative, broken
 
     D, H_out = spec.num_directions, spec.h_out
@@ -185,6 +210,8 @@ def verify(
     comparisons: list[Comparison] = []
     candidates: list[tuple[int, int, int, int, Divergence]] = []  # (layer, direction, order in time, time step, where)
     for k, observed in enumerate(observed_layers):
+        if expected.layer_outputs[k] is None:
+            continue  # the reference left this layer's output out
         error, relative, broken = compare(_seq_first(spec, observed), expected.layer_outputs[k])
         for d, direction in enumerate(DIRECTIONS[:D]):
             half = slice(d * H_out, (d + 1) * H_out)
@@ -196,6 +223,8 @@ def verify(
                 candidates.append((k, d, order, t, Divergence(k, direction, t, "output")))
 
     for name, observed, wanted in _states(spec, ran, expected):
+        if wanted is None:
+            continue  # left out by the reference (a learner's function that returns output alone)
         error, relative, broken = compare(_state_rows(spec, observed), _state_rows(spec, wanted))
         for k in range(spec.num_layers):
             for d, direction in enumerate(DIRECTIONS[:D]):
@@ -212,7 +241,8 @@ def verify(
     comparisons.sort(key=lambda c: TENSORS.index(c.tensor))  # stable: output rows, then h_n, then c_n
     # Ties (same layer, direction and order) go to the earlier step, then to output over h_n over c_n.
     first = min(candidates, key=lambda c: c[:4])[4] if candidates else None
-    return VerifyReport(spec, atol_used, rtol_used, spec.dtype, comparisons, first, _notes(spec, ran), atol is None and rtol is None)
+    notes = _notes(spec, ran, lower_compared=lower_wanted, own_reference=reference is None)
+    return VerifyReport(spec, atol_used, rtol_used, spec.dtype, comparisons, first, notes, atol is None and rtol is None)
 
 
 def _check_runnable(spec: RNNSpec, max_memory: int | None) -> None:
@@ -345,12 +375,18 @@ def _tolerance(name: str, value: Any, default: float | None) -> float | None:
 
 def _row(tensor: str, layer: int, direction: str, error: Any, relative: Any, broken: Any) -> Comparison:
     empty = error.numel() == 0  # an empty batch: nothing differs
+
+    def largest(values: Any) -> float:
+        # A NaN or inf (a learner's function can return them) is not JSON: it counts as broken, and the
+        # largest error is taken over the finite ones.
+        return float(values.where(values.isfinite(), values.new_zeros(())).max().item())
+
     return Comparison(
         tensor,
         layer,
         direction,
-        0.0 if empty else float(error.max().item()),
-        0.0 if empty else float(relative.max().item()),
+        0.0 if empty else largest(error),
+        0.0 if empty else largest(relative),
         not bool(broken.any().item()),
     )
 
@@ -405,11 +441,13 @@ def _lower_layer_outputs(ran: probe.Run) -> list[Any]:
     return outputs
 
 
-def _notes(spec: RNNSpec, ran: probe.Run) -> list[str]:
+def _notes(spec: RNNSpec, ran: probe.Run, *, lower_compared: bool = True, own_reference: bool = True) -> list[str]:
+    """`lower_compared`: torch's lower layers were run to be compared; `own_reference`: rnnshape's reference ran
+    (not a hook's, such as a learner's function, whose notes are its own)."""
     notes = probe.notes(spec, ran.device, ran.warnings)
-    if spec.num_layers > 1:
+    if spec.num_layers > 1 and lower_compared:
         notes.append("layers below the top are compared through torch modules holding only layers 0..k of these weights")
-    if spec.packed:
+    if spec.packed and own_reference:
         notes.append("packed input: the reference runs each sequence alone, up to its own length (the reverse direction "
                      "from its own last step); the steps after it must be 0 in torch's padded output too")
     if spec.batch_size == 0 and not spec.unbatched:
