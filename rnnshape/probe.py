@@ -183,15 +183,7 @@ def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any]
     Refuses (EnvironmentProblem) a run that would need more than the device has
     free or than `max_memory` bytes, before allocating anything.
     """
-    check_size(spec)
-    needed = theory.run_bytes(spec)
-    if not spec.device.startswith(("cuda", "meta")):
-        # cpu and mps (unified memory): decided from the OS, before torch's import.
-        refuse_if_too_big(needed, device=spec.device, available=available_bytes(), max_memory=max_memory)
-    torch = import_torch()
-    device = _check_device(torch, spec.device)
-    if device.type == "cuda":
-        refuse_if_too_big(needed, device=spec.device, available=_cuda_free_bytes(torch, device), max_memory=max_memory)
+    torch, device = checked_device(spec, theory.run_bytes(spec), max_memory=max_memory)
     dtype = getattr(torch, spec.dtype)
 
     with RUN_LOCK, warnings.catch_warnings(record=True) as caught:
@@ -215,6 +207,22 @@ def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any]
     return ran
 
 
+def checked_device(spec: RNNSpec, needed: int, *, max_memory: int | None, what: str = "this run") -> tuple[Any, Any]:
+    """torch and spec's device, once a run of `needed` bytes is known to fit there (else EnvironmentProblem).
+
+    Shared by run() and the training run (training.py), each with its own estimate.
+    """
+    check_size(spec)
+    if not spec.device.startswith(("cuda", "meta")):
+        # cpu and mps (unified memory): decided from the OS, before torch's import.
+        refuse_if_too_big(needed, device=spec.device, available=available_bytes(), max_memory=max_memory, what=what)
+    torch = import_torch()
+    device = _check_device(torch, spec.device)
+    if device.type == "cuda":
+        refuse_if_too_big(needed, device=spec.device, available=_cuda_free_bytes(torch, device), max_memory=max_memory, what=what)
+    return torch, device
+
+
 # What rnnshape changes in the process while it runs a layer, all of it put back afterwards: the
 # warnings filters (catch_warnings), torch's thread count for small runs, the meta device's kernels.
 # None of it is per-thread, so runs take turns: the Python API is safe to call from threads, and each
@@ -233,23 +241,45 @@ def build(spec: RNNSpec) -> Any:
 
 
 def _build(torch: Any, spec: RNNSpec, device: Any, dtype: Any, weights: dict[str, Any] | None) -> Any:
-    """Built on meta (torch's own init draws nothing there), then given its storage and drawn here.
+    """Built without torch's own init (uninitialized), then drawn here.
 
     The draw is torch's reset_parameters exactly: U(-1/sqrt(H), 1/sqrt(H)) for every
     parameter in named_parameters() order, from a CPU generator seeded with
     spec.seed, which gives the numbers torch.manual_seed(spec.seed) would give on the
     CPU; on another device the same numbers, copied there.
     """
-    module = getattr(torch.nn, spec.module_name)(**constructor_kwargs(spec), device="meta", dtype=dtype)
+    module = uninitialized(getattr(torch.nn, spec.module_name), **constructor_kwargs(spec), device=device, dtype=dtype)
     if device.type != "meta":
-        give_storage(torch, module, device)
         generator = torch.Generator().manual_seed(spec.seed)
         bound = theory.init_bound(spec)
         for p in module.parameters():
-            drawn = torch.empty(p.shape, dtype=p.dtype).uniform_(-bound, bound, generator=generator)
-            p.copy_(drawn)
+            if p.device.type == "cpu":
+                p.uniform_(-bound, bound, generator=generator)
+            else:
+                p.copy_(torch.empty(p.shape, dtype=p.dtype).uniform_(-bound, bound, generator=generator))
     if weights is not None:
         load_weights(module, weights)
+    return module
+
+
+_NOT_RESET: dict[type, type] = {}
+
+
+def uninitialized(module_class: type, **kwargs: Any) -> Any:
+    """module_class(**kwargs) with its parameters allocated but never drawn.
+
+    Every recurrent module's __init__ ends with reset_parameters(), which draws from
+    torch's global generator (another thread's numbers, the caller's random state)
+    and, on meta, runs Python decompositions of uniform_ (2 ms a module). It is built
+    as a subclass whose reset_parameters does nothing, then made the class itself
+    again: the same object torch's constructor makes, undrawn.
+    """
+    skipping = _NOT_RESET.get(module_class)
+    if skipping is None:
+        skipping = type(module_class.__name__, (module_class,), {"reset_parameters": lambda self: None})
+        _NOT_RESET[module_class] = skipping
+    module = skipping(**kwargs)
+    module.__class__ = module_class
     return module
 
 

@@ -16,6 +16,7 @@ from rnnshape.probe import Observation
 from rnnshape.render.shown import Shown
 from rnnshape.spec import RNNSpec
 from rnnshape.theory import shape_text
+from rnnshape.training import Training
 
 SCHEMA_VERSION = 1
 # Weights whose values all lie within the init bound and spread as U(-b, b) does
@@ -40,6 +41,7 @@ class Check:
 class Report(Verdict, Shown):
     spec: RNNSpec
     observation: Observation
+    training: Training | None = None  # inspect --train: the train-mode forward and backward
     tensors: list[theory.TensorInfo] = field(init=False)
     parameters: list[theory.ParameterInfo] = field(init=False)
     relations: list[theory.Relation] = field(init=False)
@@ -185,6 +187,8 @@ class Report(Verdict, Shown):
             # Given weights only (weights_from not null): whether they still look like the init.
             "init_hint": self.init_hint if obs.weights_from is not None else None,
             "cost": cost.cost_dict(self.spec),
+            # inspect --train only (null otherwise): grads, dropout's effect, the bytes saved for backward.
+            "training": None if self.training is None else self.training.to_dict(),
             "checks": {
                 "passed": sum(c.ok is True for c in self.checks),
                 "failed": len(self.failed_checks),
@@ -237,6 +241,34 @@ def _compare(report: Report) -> list[Check]:
     checks = _comparisons(report)
     if not report.ran:  # nothing observed: every comparison would be theory against itself
         return [Check(c.name, None, c.predicted, "not run") for c in checks]
+    return checks + _training_checks(report.training)
+
+
+# inspect --train's checks, in words (together, to be translated together).
+_TRAINING_CHECKS = {
+    "grad": "grad of {name} has its shape",
+    "no_grad": "no grad",
+    "dropout": "dropout: {label} in train mode vs eval mode",
+    "changed": "changed",
+    "changed_count": "changed ({differing} of {numel})",
+    "untouched": "untouched",
+    "not_compared": "not compared",
+}
+
+
+def _training_checks(training: Training | None) -> list[Check]:
+    """Each grad has its tensor's shape; dropout changed exactly what it should (bit for bit, eval vs train)."""
+    if training is None:
+        return []
+    t = _TRAINING_CHECKS
+    checks = [Check(t["grad"].format(name=g.name), g.held, shape_text(g.shape),
+                    t["no_grad"] if g.grad_shape is None else shape_text(g.grad_shape)) for g in training.gradients]
+    for d in training.dropout:
+        if d.changed is None:
+            seen = t["not_compared"]
+        else:
+            seen = t["changed_count"].format(differing=d.differing, numel=d.numel) if d.changed else t["untouched"]
+        checks.append(Check(t["dropout"].format(label=d.label), d.held, t["changed" if d.predicted else "untouched"], seen))
     return checks
 
 

@@ -632,7 +632,7 @@ def notes(spec: RNNSpec) -> list[str]:
     elif spec.batch_first:
         out.append("--batch-first changes input and output only; h_0/h_n (and c_0/c_n) stay (D*num_layers, N, H_out)")
     if spec.dropout > 0:
-        out.append("dropout acts between layers in training mode only; this run is in eval mode")
+        out.append("dropout acts between layers in training mode only; the run is in eval mode (--train adds one in train mode)")
     if spec.device == "meta":
         out.append("--device meta: shapes only; no values exist, so drawn min/max and the output/h_n relations are not checked")
     if spec.batch_size == 0 and not spec.unbatched:

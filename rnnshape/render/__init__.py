@@ -39,7 +39,8 @@ _SECTIONS = {
 # The sections each command's table and markdown can be cut to (--sections), in the order they
 # come, and the few --brief keeps: the answer on the first screen. JSON and CSV stay whole.
 SECTION_NAMES = {
-    "inspect": ("tensors", "packing", "h_n_rows", "relations", "parameters", "totals", "settings", "cost", "checks"),
+    "inspect": ("tensors", "packing", "h_n_rows", "relations", "parameters", "totals", "settings", "cost", "training",
+                "checks"),
     "verify": ("comparisons", "result"),
     "checkpoint": ("file", "config", "tensors", "packing", "h_n_rows", "relations", "parameters", "totals", "checks",
                    "inconsistent"),
@@ -47,7 +48,7 @@ SECTION_NAMES = {
     "check": ("given", "tensors", "packing", "h_n_rows", "relations", "result", "refused", "why"),
 }
 BRIEF = {
-    "inspect": ("tensors", "h_n_rows", "totals"),
+    "inspect": ("tensors", "h_n_rows", "totals", "training"),  # training: only with --train
     "verify": ("result",),
     "checkpoint": ("file", "config", "tensors", "totals"),
     "summary": ("modules", "totals", "refused", "why", "checks"),

@@ -15,6 +15,8 @@ COLUMNS = [
     "bytes", "macs", "adds",  # per forward: what this parameter takes part in (rnnshape.cost)
     "observed",  # false under --no-run: the row is the formulas' alone
 ]
+# inspect --train adds each parameter's grad after the backward (training.py); without it the columns stay as they were.
+TRAINING_COLUMNS = ["requires_grad", "grad_shape"]
 
 
 # checkpoint: one row per saved parameter, every layer's, keyed as in the file.
@@ -50,18 +52,27 @@ def render(report: Any) -> str:
 def _parameters(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for p in report.to_dict()["parameters"]:
+    data = report.to_dict()
+    grads = {g["name"]: g for g in data["training"]["gradients"]} if data["training"] else None
+    writer.writerow(COLUMNS + (TRAINING_COLUMNS if grads is not None else []))
+    for p in data["parameters"]:
+        trained = [] if grads is None else _grad_cells(grads.get(p["name"]))
         writer.writerow(visible_row(
             [
                 p["name"], p["layer"], p["direction"],
                 "x".join(str(s) for s in p["shape"]),  # 80x10: one cell, no quoting needed
                 p["numel"], "|".join(p["gates"]), repr(p["init_bound"]),
                 _cell(p["observed_min"]), _cell(p["observed_max"]), _cell(p["within_bound"]),
-                p["bytes"], _cell(p["macs"]), _cell(p["adds"]), _cell(report.ran),
+                p["bytes"], _cell(p["macs"]), _cell(p["adds"]), _cell(report.ran), *trained,
             ]
         ))
     return buffer.getvalue()
+
+
+def _grad_cells(grad: dict | None) -> list:
+    if grad is None:
+        return ["", ""]
+    return [_cell(grad["requires_grad"]), "" if grad["grad_shape"] is None else "x".join(map(str, grad["grad_shape"]))]
 
 
 def _module_record(row: dict) -> dict:

@@ -13,6 +13,7 @@ from rnnshape import cost, theory
 from rnnshape.memory import format_bytes
 from rnnshape.probe import NOT_GIVEN
 from rnnshape.report import Report, shape_text
+from rnnshape.training import Training
 
 HELD, FAILED, SKIPPED = "✓", "✗", "—"
 
@@ -48,6 +49,7 @@ def sections(report: Report) -> list[Section]:
         totals_section(report),
         module_section(report),
         cost_section(report),
+        *training_sections(report),
         notes_section(report),
     ]
 
@@ -224,6 +226,82 @@ def cost_section(report: Report) -> Section:
         lines.append(f"note: {note}")
     return Section(f"cost of one forward: {cost.macs_of(items):,} MACs", ["", "count", "unit", "formula"], rows,
                    numeric={1}, code={3}, lines=lines, prose={3}, optional=(2,), name="cost")
+
+
+# inspect --train's words, together (to be translated together).
+_TRAINING = {
+    "gradients": "training: one forward and backward in train mode, loss = {loss}",
+    "gradient_columns": ["tensor", "shape", "requires_grad", "grad shape", "same shape"],
+    "no_grad": "none",
+    "dropout": "dropout p = {p:g}: train mode against eval mode, the same weights and inputs, bit for bit",
+    "cell_modes": "train mode against eval mode (a cell has no dropout), the same weights and inputs, bit for bit",
+    "dropout_columns": ["tensor", "layer dir", "train vs eval", "predicted"],
+    "top": "{layer} (top)",
+    "changed": "changed: {differing} of {numel} elements",
+    "untouched": "untouched",
+    "predicted_changed": "changed",
+    "not_compared": "not compared",
+    "saved": "bytes autograd saved for backward in the layer's forward (parameters excluded, each storage once)",
+    "saved_columns": ["", "bytes", "what"],
+    "measured": "measured",
+    "measured_what": "{size} in {storages} storages, saved_tensors_hooks on this run; torch's path: {path}",
+    "estimated": "estimated",
+    "estimated_what": "{size}: the cost table's activation bytes (training), the decomposed path's",
+    "ratio": "measured / estimated",
+    "ratio_what": "{verdict}",
+    "same": "the same",
+    "differ": "they differ: both shown",
+    "no_estimate": "n/a (the estimate is 0)",
+}
+
+
+def training_sections(report: Report) -> list[Section]:
+    """inspect --train: every grad's shape; what dropout changed; the bytes saved for backward (none without --train)."""
+    training = report.training
+    if training is None:
+        return []
+    return [gradients_section(training), dropout_section(report, training), saved_bytes_section(training)]
+
+
+def gradients_section(training: Training) -> Section:
+    t = _TRAINING
+    rows = [[g.name, shape_text(g.shape), str(g.requires_grad),
+             t["no_grad"] if g.grad_shape is None else shape_text(g.grad_shape), mark(g.held)]
+            for g in training.gradients]
+    return Section(t["gradients"].format(loss=training.loss), list(t["gradient_columns"]), rows, code={0, 1, 3},
+                   lines=[training.grad_note], name="training")
+
+
+def dropout_section(report: Report, training: Training) -> Section:
+    t = _TRAINING
+    rows = []
+    for d in training.dropout:
+        where = t["top"].format(layer=d.layer) if d.direction is None else f"{d.layer} {d.direction}"
+        if report.spec.is_cell:
+            where = "cell"
+        if d.changed is None:
+            seen = t["not_compared"]
+        else:
+            seen = t["changed"].format(differing=d.differing, numel=d.numel) if d.changed else t["untouched"]
+        expected = t["predicted_changed"] if d.predicted else t["untouched"]
+        rows.append([d.label, where, seen, f"{mark(d.held)} {expected}"])
+    title = t["cell_modes"] if report.spec.is_cell else t["dropout"].format(p=report.spec.dropout)
+    return Section(title, list(t["dropout_columns"]), rows, code={0},
+                   lines=[training.dropout_note], name="training")
+
+
+def saved_bytes_section(training: Training) -> Section:
+    t, saved = _TRAINING, training.saved
+    ratio = saved.ratio
+    verdict = t["same"] if saved.measured == saved.estimated else t["differ"]
+    rows = [
+        [t["measured"], f"{saved.measured:,}", t["measured_what"].format(size=format_bytes(saved.measured),
+                                                                          storages=saved.storages, path=saved.path_name)],
+        [t["estimated"], f"{saved.estimated:,}", t["estimated_what"].format(size=format_bytes(saved.estimated))],
+        [t["ratio"], t["no_estimate"] if ratio is None else f"{ratio:.3g}", t["ratio_what"].format(verdict=verdict)],
+    ]
+    return Section(t["saved"], list(t["saved_columns"]), rows, numeric={1}, prose={2}, lines=list(training.saved_notes),
+                   name="training")
 
 
 def notes_section(report: Report) -> Section:
