@@ -18,9 +18,11 @@ from rnnshape import __version__
 from rnnshape.clikit import RnnshapeCommand, RnnshapeGroup
 from rnnshape.errors import ExitStatus
 from rnnshape.options import (
+    AgainstOption,
     AtolOption,
     BriefOption,
     SectionsOption,
+    StyleOption,
     C0ShapeOption,
     CheckEnforceSortedOption,
     CheckLengthsOption,
@@ -45,6 +47,7 @@ from rnnshape.options import (
     SchemaKindArgument,
     SvgOption,
     SweepFormatOption,
+    TrainOption,
     check_svg_path,
     checkpoint_command,
     max_memory_bytes,
@@ -89,6 +92,7 @@ def _main(
 def inspect(
     spec: RNNSpec,
     no_run: NoRunOption = False,
+    train: TrainOption = False,
     max_memory: MaxMemoryOption = None,
     format: FormatOption = "table",
     brief: BriefOption = False,
@@ -101,12 +105,16 @@ def inspect(
     Example: rnnshape inspect --mode lstm --layers 2 --bidirectional
     """
     fmt = check_format(format)  # before torch: a bad --format costs nothing
+    if train:
+        from rnnshape.training import check_run
+
+        check_run(train, run=not no_run)  # --train --no-run: refused before torch
     only = chosen_sections("inspect", fmt, brief=brief, names=sections)
     check_svg_path(svg)
     limit = max_memory_bytes(max_memory)
     from rnnshape.core import inspect as run_inspect
 
-    report = run_inspect(spec, run=not no_run, max_memory=limit)
+    report = run_inspect(spec, run=not no_run, max_memory=limit, train=train)
     _emit(report, fmt, only)
     if svg:
         from rnnshape.render import readable_sections, table
@@ -126,6 +134,7 @@ def verify(
     spec: RNNSpec,
     atol: AtolOption = None,
     rtol: RtolOption = None,
+    against: AgainstOption = None,
     max_memory: MaxMemoryOption = None,
     format: FormatOption = "table",
     brief: BriefOption = False,
@@ -134,23 +143,33 @@ def verify(
 ) -> int:
     """Check that the textbook equations, looped by hand on the module's own weights, give what torch gives.
 
+    With --against FILE.py:FUNCTION, your own forward function takes the equations' place: this
+    imports FILE and runs its code, and names the known mistakes its numbers fit.
+
     \b
     Example: rnnshape verify --mode lstm --layers 2 --bidirectional --proj-size 5
+    Example: rnnshape verify --batch-first --against my_rnn.py:rnn_forward
     """
     fmt = check_format(format)
     only = chosen_sections("verify", fmt, brief=brief, names=sections)
     check_svg_path(svg)
     atol_value, rtol_value = tolerance("atol", atol), tolerance("rtol", rtol)
     limit = max_memory_bytes(max_memory)
+    if against is not None:
+        from rnnshape.learner.loading import check_target
+
+        check_target(against)  # a malformed FILE.py:FUNCTION is refused before torch is imported
     from rnnshape.verification import verify as run_verify
 
-    report = run_verify(spec, atol=atol_value, rtol=rtol_value, max_memory=limit)
+    report = run_verify(spec, atol=atol_value, rtol=rtol_value, max_memory=limit, against=against)
     _emit(report, fmt, only)
     if svg:
         from rnnshape.render import readable_sections, table
 
         saving_svg(svg, lambda path: table.save_svg(readable_sections(report), path, title=f"rnnshape verify: nn.{spec.module_name}"))
-    if not report.ok:
+    if not report.ok and report.against is not None:
+        sys.stderr.write(report.against.failure_line(report) + "\n")
+    elif not report.ok:
         d = report.first_divergence
         where = f" first at layer {d.layer}, {d.direction}, time step {d.time_step} ({d.tensor})" if d else ""
         sys.stderr.write(f"failed: nn.{spec.module_name} differs from its equations beyond atol={report.atol:g}, rtol={report.rtol:g};{where}\n")
@@ -159,17 +178,20 @@ def verify(
 
 @app.command(cls=RnnshapeCommand)
 @spec_command
-def code(spec: RNNSpec) -> int:
+def code(spec: RNNSpec, style: StyleOption = "layers") -> int:
     """Print a standalone Python script for this config: build it, run the explicit loop, compare.
 
     \b
     Example: rnnshape code --mode gru --layers 2 > gru_by_hand.py && python gru_by_hand.py
+    Example: rnnshape code --mode lstm --layers 2 --style docs | python
     """
-    from rnnshape.codegen import script
+    from rnnshape.codegen import check_style, script
+
+    chosen = check_style(style)  # a bad --style is refused before probe (and torch) is imported
     from rnnshape.probe import check_size
 
     check_size(spec)  # the script builds the layer in torch: what inspect would refuse to run, refused here too
-    sys.stdout.write(script(spec))
+    sys.stdout.write(script(spec, chosen))
     return ExitStatus.OK
 
 

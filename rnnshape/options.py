@@ -15,6 +15,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from rnnshape.clikit import error, is_output_failure, output_failed
+from rnnshape.codegen import STYLES
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
 from rnnshape.render import FORMATS, SWEEP_FORMATS
 from rnnshape.spec import (
@@ -289,6 +290,13 @@ NoRunOption = Annotated[
     typer.Option("--no-run", help="Answer from the formulas alone: no torch, nothing observed.", rich_help_panel=_RUN),
 ]
 
+TrainOption = Annotated[
+    bool,
+    typer.Option("--train", rich_help_panel=_RUN,
+                 help="Also run one forward and backward in train mode: every grad's shape, what dropout changes, "
+                      "the bytes autograd saves for backward."),
+]
+
 
 def max_memory_bytes(text: Optional[str]) -> Optional[int]:
     from rnnshape.memory import parse_bytes
@@ -334,6 +342,13 @@ AtolOption = Annotated[
 RtolOption = Annotated[
     Optional[str],
     typer.Option("--rtol", metavar="R", help="Relative tolerance [default: by dtype].", rich_help_panel=_OUTPUT),
+]
+AgainstOption = Annotated[
+    Optional[str],
+    typer.Option("--against", metavar="FILE.py:FUNCTION", rich_help_panel="Your own forward",
+                 help="Check your own forward function instead of the explicit loop: it gets the module's weights and "
+                      "the dummy input by its parameters' names (input, h_0, params, weight_ih_l0, ...). This imports "
+                      "FILE and runs its code."),
 ]
 
 
@@ -423,4 +438,9 @@ SectionsOption = Annotated[
     Optional[str],
     typer.Option("--sections", metavar="NAME,...", rich_help_panel=_OUTPUT,
                  help="Only these sections, in the report's order (table, markdown); an unknown name lists them."),
+]
+StyleOption = Annotated[
+    str,
+    typer.Option("--style", metavar="[" + "|".join(STYLES) + "]", rich_help_panel=_OUTPUT,
+                 help="How the script writes its loop: layer by layer (layers), or as PyTorch's nn.RNN docs do, time outside, layers inside (docs)."),
 ]

@@ -289,6 +289,47 @@ def _definitions() -> dict[str, dict[str, Any]]:
     return {**defs, **model_schema.definitions()}
 
 
+def _against() -> dict[str, Any]:
+    """The keys `verify --against FILE.py:FUNCTION -f json` adds: the learner's function in the reference's place."""
+    from rnnshape.learner.mistakes import NAMES
+
+    tensor = _ref("verified_tensor")
+    return {
+        "against": _text("The function checked: FILE.py:FUNCTION as given, or module:qualname for a function given from Python."),
+        "arguments": {"type": "array", "description": "Each parameter of the function, in its order, and what it was given.",
+                      "items": _closed({
+                          "parameter": _text("The function's own name for it."),
+                          "given": _text("What it got: input, h_0, h_0[0], weight_ih_l0, params, ...; \"its default\" where left unbound."),
+                          "shape": _or_null(_ref("shape"), "The tensor's shape; null for what is not a tensor."),
+                      })},
+        "returned": {"type": "array", "items": tensor, "description": "What the function returned, by torch's names ([] where it raised)."},
+        "raised": _or_null(_closed({
+            "type": _text("The exception's type, e.g. RuntimeError."),
+            "message": _text("Its message's first line."),
+            "where": {"type": ["string", "null"], "description": "FILE.py:LINE in the function's own file; null where no frame was there."},
+        }), "The exception the function raised (a failed check, exit 1); null where it returned."),
+        "shape_mismatches": {"type": "array", "description": "Returned tensors whose shape is not torch's (not compared; each fails).",
+                             "items": _closed({"tensor": tensor, "shape": _ref("shape"),
+                                               "expected": {**_ref("shape"), "description": "The shape torch returned."}})},
+        "diagnoses": {"type": "array", "description": "The known mistakes the function's numbers, reruns or exception fit; "
+                                                      "[] where it holds, or where none fits (nothing is guessed).",
+                      "items": _closed({
+                          "name": {"type": "string", "enum": list(NAMES), "description": "The mistake's name."},
+                          "title": _text("The mistake in a few words."),
+                          "detail": _text("Which way of making it fits, here."),
+                          "means": _text("What the mistake is."),
+                          "spot": _text("How to spot it in the numbers."),
+                          "fix": _text("The one-line fix."),
+                          "evidence": {"type": "string", "enum": ["numbers", "probe", "exception"],
+                                       "description": "numbers: its prediction matches what the function returned; probe: "
+                                                      "the function rerun with another input or weights returned the same; "
+                                                      "exception: what the function raised."},
+                          "explains": {"type": "array", "items": tensor, "description": "The returned tensors it accounts for."},
+                          "complete": _flag("Whether it accounts for everything that differs."),
+                      })},
+    }
+
+
 def _config_as_given() -> dict[str, Any]:
     """RNNSpec's fields, loosely: a refused row's value may be anything its flag's text was."""
     text = {"type": "string"}
@@ -341,6 +382,50 @@ def _checkpoint_layer() -> dict[str, Any]:
     return layer
 
 
+def _training() -> dict[str, Any]:
+    """inspect --train's part (training.Training.to_dict())."""
+    from rnnshape.training import PATHS  # no torch there either
+
+    shape = _ref("shape")
+    gradient = _closed({
+        "name": _text("input, h_0, c_0 (made requires_grad=True for the run), or a parameter as named_parameters() names it."),
+        "kind": {"type": "string", "enum": ["input", "parameter"]},
+        "shape": {**shape, "description": "The tensor's own shape."},
+        "requires_grad": _flag("The tensor's requires_grad during the run."),
+        "grad_shape": _or_null(shape, "Its .grad's shape after backward; null where backward left none."),
+        "held": _flag("Whether grad_shape equals shape (a check)."),
+    })
+    effect = _closed({
+        "tensor": {"type": "string", "enum": ["output", "packed_output", "h_n", "c_n", "h_1", "c_1"]},
+        "row": {"type": ["integer", "null"], "minimum": 0, "description": "The row of h_n / c_n; null for a whole tensor."},
+        "layer": _count("The layer that produced it (the top layer for output)."),
+        "direction": _or_null(_ref("direction"), "Its direction; null for output, which holds both."),
+        "predicted_change": _flag("Whether dropout should change it: rows of layers above 0, and the output, when dropout > 0 and num_layers > 1."),
+        "changed": {"type": ["boolean", "null"], "description": "Whether the train-mode run differed from the eval-mode run, bit for bit; null on meta (no values)."},
+        "differing": {"type": ["integer", "null"], "minimum": 0, "description": "How many elements differ; null on meta."},
+        "numel": _count("Its elements."),
+    })
+    return _closed({
+        "loss": _text("The loss backpropagated, in Python: every element the module returned, summed."),
+        "requires_grad_inputs": _texts("The inputs made requires_grad=True for the run."),
+        "gradients": {"type": "array", "items": gradient, "description": "The inputs, then every parameter in named_parameters() order."},
+        "dropout": _closed({
+            "explanation": _text("What dropout did here, and why."),
+            "tensors": {"type": "array", "items": effect, "description": "The output, then every row of h_n (and c_n); a cell's h_1 (c_1)."},
+        }),
+        "saved_bytes": _closed({
+            "measured": _count("Bytes of the distinct storages autograd saved for backward in the layer's forward (saved_tensors_hooks; packing excluded), parameters excluded."),
+            "storages": _count("How many distinct storages."),
+            "estimated": _count("The cost item activation_bytes_training: the decomposed path's figure."),
+            "ratio": {"type": ["number", "null"], "minimum": 0, "description": "measured / estimated; null where the estimate is 0."},
+            "path": {"type": "string", "enum": list(PATHS),
+                     "description": "Which kernel torch ran, read from the backward graph: torch's decomposed path (aten ops per step), oneDNN, cuDNN or MPS."},
+            "fused": _flag("Whether that kernel is a fused one, whose workspace the estimate does not model."),
+        }),
+        "notes": _texts("What the run changed for the purpose (requires_grad inputs), and why measured and estimated bytes may differ."),
+    })
+
+
 def _kinds() -> dict[str, dict[str, Any]]:
     from rnnshape.model import schema as model_schema
 
@@ -358,6 +443,7 @@ def _kinds() -> dict[str, dict[str, Any]]:
         "parameters": _array_of("parameter", "Every entry of named_parameters(), in torch's order."),
         "parameter_bytes": _count("total_parameters times the dtype's bytes."),
         "cost": _ref("cost"),
+        "training": _or_null(_training(), "inspect --train only: the train-mode forward and backward; null otherwise."),
         "checks": _ref("checks"),
         "notes": _NOTES,
         "ok": _OK,
@@ -395,8 +481,13 @@ def _kinds() -> dict[str, dict[str, Any]]:
         "max_rel_error": {"type": "number", "minimum": 0, "description": "The largest of the comparisons' (0 when there are none)."},
         "first_divergence": _or_null(divergence, "Where torch first leaves the tolerance, in the order it computes; null when it never does."),
         "notes": _NOTES,
-        "ok": _flag("Whether every comparison held."),
-    })
+        "ok": _flag("Whether every comparison held (with --against: and the function raised nothing and returned every tensor in torch's shape)."),
+        **_against(),
+    }, required=[
+        "schema_version", "config", "tolerance", "comparisons", "max_abs_error", "max_rel_error", "first_divergence", "notes", "ok",
+    ])
+    # verify --against adds its keys together, or none of them.
+    verify["dependentRequired"] = {"against": [key for key in _against() if key != "against"]}
 
     sizes = {name: _or_null(_ref("shape"), f"{name}'s shape as torch produced it; null where the configuration has none"
                             + (" (a packed input's: the padded output)" if name == "output" else "")) for name in SHAPES}
