@@ -6,7 +6,9 @@ nothing else, so each number is computed once.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,14 +29,41 @@ _MIN_VALUES_FOR_SPREAD = 100
 NOT_RUN_NOTE = "--no-run: predicted from the formulas alone; torch was not imported and nothing was observed or checked"
 
 
-@dataclass(frozen=True)
 class Check:
-    """One comparison. ok is None when it could not be made (no values on meta)."""
+    """One comparison. ok is None when it could not be made (no values on meta).
 
-    name: str
-    ok: bool | None
-    predicted: str
-    observed: str
+    predicted and observed are the texts a reader sees; either may be given as a
+    function that makes it, called the first time it is read. A sweep reads only ok
+    of the fifty-odd checks of each of its thousands of configs: formatting every
+    shape and bound it never shows was a third of its time.
+    """
+
+    __slots__ = ("name", "ok", "_predicted", "_observed")
+
+    def __init__(self, name: str, ok: bool | None, predicted: str | Callable[[], str], observed: str | Callable[[], str]):
+        self.name, self.ok, self._predicted, self._observed = name, ok, predicted, observed
+
+    @property
+    def predicted(self) -> str:
+        if callable(self._predicted):
+            self._predicted = self._predicted()
+        return self._predicted
+
+    @property
+    def observed(self) -> str:
+        if callable(self._observed):
+            self._observed = self._observed()
+        return self._observed
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Check):
+            return NotImplemented
+        return (self.name, self.ok, self.predicted, self.observed) == (other.name, other.ok, other.predicted, other.observed)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and its texts are filled in later
+
+    def __repr__(self) -> str:
+        return f"Check(name={self.name!r}, ok={self.ok!r}, predicted={self.predicted!r}, observed={self.observed!r})"
 
 
 @dataclass(repr=False)  # Shown's one line, not twelve thousand characters of fields
@@ -280,28 +309,34 @@ def _comparisons(report: Report) -> list[Check]:
         if t.name in obs.unavailable:
             checks.append(Check(f"shape of {t.name}", None, shape_text(t.shape), f"unavailable: {obs.unavailable[t.name]}"))
         else:
-            checks.append(Check(f"shape of {t.name}", seen == t.shape, shape_text(t.shape), shape_text(seen)))
+            checks.append(Check(f"shape of {t.name}", seen == t.shape, functools.partial(shape_text, t.shape),
+                                functools.partial(shape_text, seen)))
     if report.spec.packed:
         checks += _packing_checks(report)
 
     observed = {p.name: p for p in obs.parameters}
     predicted_names = [p.name for p in report.parameters]
-    checks.append(
-        Check("parameter names and order", predicted_names == list(observed), ", ".join(predicted_names), ", ".join(observed))
-    )
+    checks.append(Check("parameter names and order", predicted_names == list(observed),
+                        functools.partial(", ".join, predicted_names), functools.partial(", ".join, list(observed))))
     for p in report.parameters:
         seen = observed.get(p.name)
-        checks.append(Check(f"shape of {p.name}", seen is not None and seen.shape == p.shape, shape_text(p.shape), shape_text(seen.shape if seen else None)))
+        checks.append(Check(f"shape of {p.name}", seen is not None and seen.shape == p.shape,
+                            functools.partial(shape_text, p.shape), functools.partial(shape_text, seen.shape if seen else None)))
+    bound = theory.init_bound(report.spec)
+    bound_text = f"[-{bound!r}, {bound!r}]"
     for p in obs.parameters if obs.weights_from is None else ():  # saved weights may have left the bound
-        bound = theory.init_bound(report.spec)
-        drawn = "unavailable" if p.min is None else f"[{p.min!r}, {p.max!r}]"
-        checks.append(Check(f"{p.name} drawn within the init bound", p.within_bound, f"[-{bound!r}, {bound!r}]", drawn))
+        checks.append(Check(f"{p.name} drawn within the init bound", p.within_bound, bound_text,
+                            functools.partial(_drawn_text, p)))
 
     checks.append(Check("total parameters", report.predicted_total == report.observed_total, str(report.predicted_total), str(report.observed_total)))
     for r in report.relations:
         held = obs.relations.get(r.name)
         checks.append(Check(r.name, held, r.text, {True: "held", False: "differs", None: "not checked"}[held]))
     return checks
+
+
+def _drawn_text(p: Any) -> str:
+    return "unavailable" if p.min is None else f"[{p.min!r}, {p.max!r}]"
 
 
 def _packing_checks(report: Report) -> list[Check]:
