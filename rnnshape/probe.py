@@ -7,6 +7,7 @@ The only module that imports torch, and only inside functions, so that
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 import re
@@ -504,11 +505,22 @@ def _dummy_inputs(torch: Any, spec: RNNSpec, device: Any, dtype: Any) -> dict[st
 def _observe_parameter(torch: Any, name: str, p: Any, spec: RNNSpec, has_values: bool) -> ObservedParameter:
     if not has_values or p.numel() == 0:
         return ObservedParameter(name, tuple(p.shape), None, None, None)
-    lo, hi = p.min().item(), p.max().item()
-    # A value drawn in float32 can equal float32(-bound), a hair beyond the float64
-    # bound: compare against the bound rounded to the parameter's own dtype.
-    bound = torch.tensor(theory.init_bound(spec), dtype=p.dtype).item()
+    lo, hi = (v.item() for v in torch.aminmax(p.detach()))  # one pass over the values, not two
+    bound = _bound_in(torch, spec, p.dtype)
     return ObservedParameter(name, tuple(p.shape), lo, hi, -bound <= lo and hi <= bound)
+
+
+@functools.lru_cache(maxsize=64)
+def _rounded_bound(bound: float, dtype: Any) -> float:
+    import torch
+
+    return torch.tensor(bound, dtype=dtype).item()
+
+
+def _bound_in(torch: Any, spec: RNNSpec, dtype: Any) -> float:
+    """The init bound rounded to the parameter's own dtype: a value drawn in float32 can equal
+    float32(-bound), a hair beyond the float64 bound. (Cached: a sweep asks once per parameter.)"""
+    return _rounded_bound(theory.init_bound(spec), dtype)
 
 
 def saved_statistics(torch: Any, name: str, saved: Any, spec: RNNSpec) -> ObservedParameter:
