@@ -13,6 +13,7 @@ proj_size or hidden_size, P proj_size, B bytes per element of the dtype.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 
@@ -93,6 +94,16 @@ def _item(name, unit, terms, value, convention, scale=("", ""), zero="") -> Cost
 
 def costs(spec: RNNSpec) -> list[CostItem]:
     """The eight items, in display order; MAC and op counts cover every layer, direction and step."""
+    return list(_costs(spec))  # a list of the caller's own; the items themselves are frozen
+
+
+# A run asks twice per spec (the report, a sweep's row), a sweep for thousands of specs.
+@functools.lru_cache(maxsize=1024)
+def _costs(spec: RNNSpec) -> tuple[CostItem, ...]:
+    return tuple(_computed_costs(spec))
+
+
+def _computed_costs(spec: RNNSpec) -> list[CostItem]:
     L, N, D, G, H, P = spec.steps, spec.batch, spec.num_directions, spec.gate_multiple, spec.hidden_size, spec.proj_size
     H_in, H_out, layers, lstm = spec.input_size, spec.h_out, spec.num_layers, spec.lstm
     B = theory.DTYPE_BYTES[spec.dtype]

@@ -6,6 +6,7 @@ nn.RNN / nn.LSTM / nn.GRU; probe.py then asks torch, and report.py compares.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -112,6 +113,16 @@ def tensors(spec: RNNSpec) -> list[TensorInfo]:
     A cell: input, h_0 (c_0), h_1 (c_1). Packed input adds packed_input, and
     output becomes packed_output and padded_output.
     """
+    return list(_tensors(spec))  # a list of the caller's own; TensorInfo is frozen
+
+
+# Asked six times per run (probe, the report, the memory estimate, costs): once is enough.
+@functools.lru_cache(maxsize=1024)
+def _tensors(spec: RNNSpec) -> tuple[TensorInfo, ...]:
+    return tuple(_computed_tensors(spec))
+
+
+def _computed_tensors(spec: RNNSpec) -> list[TensorInfo]:
     if spec.is_cell:
         return _cell_tensors(spec)
     L, N, H_in, H_out = spec.seq_len, spec.batch_size, spec.input_size, spec.h_out
