@@ -42,7 +42,7 @@ def _forward_shapes(cfg: dict, device: str, native: bool) -> dict[str, list[int]
     return out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=configs(max_size=9))
 def test_native_meta_shapes_equal_python_meta_and_cpu(cfg):
     native = _forward_shapes(cfg, "meta", native=True)
