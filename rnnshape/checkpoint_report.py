@@ -31,8 +31,10 @@ from rnnshape.state_dict import Found, find
 MAX_RUN_LAYERS = 100
 # What reading a layer's values adds whatever their size: the safetensors library, torch's
 # zip reader. Measured peaks of one 40 MiB file varied by up to 20 MiB from run to run
-# (156-176 MiB, safetensors; 163-179, torch zip), a spread the margin alone would not cover.
-_READ_FIXED_BYTES = 16 * 2**20
+# (156-176 MiB, safetensors; 163-179, torch zip), a spread the margin alone would not cover;
+# in a venv whose torch was just installed, torch's loading code adds file-backed pages
+# too (a legacy file's peak: 188 MiB there against 150 in a warm one).
+_READ_FIXED_BYTES = 40 * 2**20
 # Names listed in a refusal that would otherwise list thousands.
 _NAMES_SHOWN = 10
 

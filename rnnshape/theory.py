@@ -369,8 +369,9 @@ MEMORY_MARGIN = 1.25
 # at the default sizes: 10.3 MiB (rnn), 11.4 (gru), 14.6 (lstm, oneDNN), 14.9 (unbatched
 # lstm) -- and 21.8 to 28.7 in a venv whose torch was just installed: the kernels' pages
 # are file-backed, and how many a first call maps depends on the page cache (freshly
-# written files come in larger folios, mapped whole). Only 2 MiB of it is anonymous.
-RUN_FIXED_BYTES = 28 * MiB
+# written files come in larger folios, mapped whole); 29.8 measured once there for an
+# unbatched lstm. Only 2 MiB of it is anonymous.
+RUN_FIXED_BYTES = 32 * MiB
 # --device meta allocates no values; it imports the meta kernels: 7.6 MiB measured,
 # for the default layer and for a 1 GiB LSTM alike.
 META_FIXED_BYTES = 10 * MiB
