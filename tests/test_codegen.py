@@ -12,12 +12,13 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import os
 import re
 import shlex
 import subprocess
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,7 @@ class Ran:
     returncode: int
     stdout: str
     stderr: str
+    namespace: dict = field(default_factory=dict, repr=False)  # an in-process run's globals, as the script left them
 
 
 def perturbed(spec: RNNSpec, line: str) -> str:
@@ -257,28 +259,34 @@ def test_import_does_not_import_torch():
 # still run as a user would (CLI_RUNS above); the many configs here run in-process.
 
 
-def run_here(source: str) -> Ran:
-    """Run a generated script as `python script.py` would, but in this process.
+def run_here(source: str, folder: Path | None = None, filename: str = "<rnnshape code>") -> Ran:
+    """Run a generated script as `python script.py` (from `folder`, if given) would, but in this process.
 
     SystemExit("text") is how the script fails: Python prints the text to stderr
-    and exits 1, so that is what is recorded here. torch's global RNG is restored.
+    and exits 1, so that is what is recorded here. torch's global RNG and the
+    working directory are restored; the script's globals are kept (Ran.namespace).
     """
     import torch
 
     out, err = io.StringIO(), io.StringIO()
-    returncode = 0
+    namespace: dict = {"__name__": "__main__"}
+    returncode, cwd = 0, os.getcwd()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), torch.random.fork_rng(), warnings.catch_warnings():
         # torch's own notes on the config (dropout with one layer, say) are not the check's business.
         warnings.simplefilter("ignore")
+        if folder is not None:
+            os.chdir(folder)
         try:
-            exec(compile(source, "<rnnshape code>", "exec"), {"__name__": "__main__"})
+            exec(compile(source, filename, "exec"), namespace)
         except SystemExit as exc:
             if isinstance(exc.code, str):
                 err.write(exc.code + "\n")
                 returncode = 1
             else:
                 returncode = exc.code or 0
-    return Ran(returncode, out.getvalue(), err.getvalue())
+        finally:
+            os.chdir(cwd)
+    return Ran(returncode, out.getvalue(), err.getvalue(), namespace)
 
 
 # Every cell mode, with and without bias, batched/unbatched/empty batch, relu, every dtype.

@@ -9,14 +9,9 @@ each time (about 2.5 s), exec costs a few hundredths of a second once torch is l
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import re
 import subprocess
 import sys
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from strategies import cell_specs, layer_specs, packed_specs
-from test_codegen import cli_script, command_in, documented_cell_shapes, documented_shapes, failed_names, labelled_shapes
+from test_codegen import Ran, cli_script, command_in, documented_cell_shapes, documented_shapes, failed_names, labelled_shapes
+from test_codegen import run_here as _run_here
 from rnnshape import RNNSpec, SpecError
 from rnnshape.codegen import CHECK_MARKER, STYLES, script
 
@@ -90,39 +86,9 @@ CONFIGS = {
 }
 
 
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-    namespace: dict[str, Any] = field(default_factory=dict, repr=False)
-
-
 def run_here(source: str, folder: Path) -> Ran:
-    """Run a generated script as `python script.py` from `folder` would, but in this process.
-
-    SystemExit("text") is how a script fails: Python prints the text and exits 1, so
-    that is recorded. torch's global RNG and the working directory are restored.
-    """
-    import torch
-
-    out, err = io.StringIO(), io.StringIO()
-    namespace: dict[str, Any] = {"__name__": "__main__"}
-    returncode, cwd = 0, os.getcwd()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), torch.random.fork_rng(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch's notes on a config (dropout) are not the check's business
-        os.chdir(folder)
-        try:
-            exec(compile(source, "<rnnshape code --style docs>", "exec"), namespace)
-        except SystemExit as exc:
-            if isinstance(exc.code, str):
-                err.write(exc.code + "\n")
-                returncode = 1
-            else:
-                returncode = exc.code or 0
-        finally:
-            os.chdir(cwd)
-    return Ran(returncode, out.getvalue(), err.getvalue(), namespace)
+    """test_codegen's in-process run, from `folder`, named for this style."""
+    return _run_here(source, folder, "<rnnshape code --style docs>")
 
 
 @pytest.fixture(scope="module")
