@@ -15,7 +15,8 @@ from typing import Annotated, Callable
 import typer
 
 from rnnshape import __version__
-from rnnshape.clikit import RnnshapeCommand, RnnshapeGroup
+from rnnshape.clikit import RnnshapeCommand, RnnshapeGroup, helps
+from rnnshape.language import tr
 from rnnshape.errors import ExitStatus
 from rnnshape.options import (
     AgainstOption,
@@ -33,6 +34,7 @@ from rnnshape.options import (
     InputSeedOption,
     InputShapeOption,
     InputShapesOption,
+    LangOption,
     TargetArgument,
     layer_command,
     optional_shape,
@@ -61,13 +63,98 @@ from rnnshape.render import SWEEP_FORMATS, check_format, chosen_sections
 from rnnshape.spec import RNNSpec
 
 
+# What each command says of itself in --help (clikit says it in the chosen language).
+HELP = {
+    "inspect": helps(tr(
+        'Build the layer, run a dummy input, and show every shape, parameter and count torch produced.\n'
+        '\n'
+        '\b\n'
+        'Example: rnnshape inspect --mode lstm --layers 2 --bidirectional'
+    )),
+    "verify": helps(tr(
+        "Check that the textbook equations, looped by hand on the module's own weights, give what torch gives.\n"
+        '\n'
+        "With --against FILE.py:FUNCTION, your own forward function takes the equations' place: this\n"
+        'imports FILE and runs its code, and names the known mistakes its numbers fit.\n'
+        '\n'
+        '\b\n'
+        'Example: rnnshape verify --mode lstm --layers 2 --bidirectional --proj-size 5\n'
+        'Example: rnnshape verify --batch-first --against my_rnn.py:rnn_forward'
+    )),
+    "code": helps(tr(
+        'Print a standalone Python script for this config: build it, run the explicit loop, compare.\n'
+        '\n'
+        '\b\n'
+        'Example: rnnshape code --mode gru --layers 2 > gru_by_hand.py && python gru_by_hand.py\n'
+        'Example: rnnshape code --mode lstm --layers 2 --style docs | python'
+    )),
+    "flow": helps(tr(
+        'Draw the layer unrolled in time: which cells make output, which make h_n (and its rows).\n'
+        '\n'
+        "A cell (--mode lstmcell) is drawn as its one step; with --lengths, each sequence's\n"
+        'own last step is marked, where its h_n leaves.\n'
+        '\n'
+        '\b\n'
+        'Example: rnnshape flow --layers 3 --bidirectional --seq-len 4'
+    )),
+    "sweep": helps(tr(
+        'Inspect many configurations in one process: any flag takes a list (16,32,64) or a range (1..4).\n'
+        '\n'
+        'The cartesian product runs, one row per configuration. A flag and its opposite\n'
+        'given together (--bidirectional --unidirectional) sweep both. A combination\n'
+        'torch would refuse is reported in its row; the rest still run.\n'
+        '\n'
+        '\b\n'
+        'Example: rnnshape sweep --mode rnn,lstm,gru --hidden-size 16,32,64 --layers 1..4 -f csv'
+    )),
+    "checkpoint": helps(tr(
+        'Find every recurrent layer and cell in a saved model, infer its config, and run it on its own weights.\n'
+        '\n'
+        'Reads state_dicts (also inside a dict, under "model" or "state_dict", and with\n'
+        "DataParallel's module. prefix) safely: torch.load(weights_only=True) runs no\n"
+        'code from the file, and a safetensors file is read tensor by tensor.\n'
+        '\n'
+        '\b\n'
+        'Example: rnnshape checkpoint model.pt --layer encoder.rnn --seq-len 7'
+    )),
+    "check": helps(tr(
+        'Will torch take tensors of these shapes? Feed the layer exactly them; exit 1, explained, if it refuses.\n'
+        '\n'
+        'The layer comes from the flags as in inspect; --input-shape (and --h0-shape, --c0-shape,\n'
+        "--input-dtype) give what you have. Accepted: the shapes torch produced. Refused: torch's\n"
+        'message, what differs, the likely cause and the fix.\n'
+        '\n'
+        '\b\n'
+        'Example: rnnshape check --mode lstm --input-size 256 --hidden-size 256 --input-shape 8,8,256 --h0-shape 1,32,256 --c0-shape 1,32,256'
+    )),
+    "summary": helps(tr(
+        'Run your model once on inputs of the shapes you give; show every module, and every recurrent call in full.\n'
+        '\n'
+        "This imports TARGET and runs its code: the factory, then the model's forward (without\n"
+        'grad). TARGET is path/to/file.py:factory or package.module:factory, where factory\n'
+        'returns the model (a class counts), or is the model itself.\n'
+        '\n'
+        '\b\n'
+        'Example: rnnshape summary models.py:Tagger --input-shape 32,20 --input-dtype int64'
+    )),
+    "schema": helps(tr(
+        'Print the JSON Schema of what -f json writes: one kind (inspect, verify, sweep, checkpoint, summary, check), or all.\n'
+        '\n'
+        "sweep's is one row: -f json writes an array of rows, -f jsonl one row per line.\n"
+        '\n'
+        '\b\n'
+        'Example: rnnshape schema inspect > inspect.schema.json'
+    )),
+}
+
+
 app = typer.Typer(
     cls=RnnshapeGroup,
     add_completion=True,
     rich_markup_mode=None,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    help="What PyTorch's nn.RNN, nn.LSTM and nn.GRU really take, produce and hold.",
+    help=helps(tr("What PyTorch's nn.RNN, nn.LSTM and nn.GRU really take, produce and hold.")),
 )
 
 
@@ -80,14 +167,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool, typer.Option("--version", callback=_version, is_eager=True, help=helps(tr("Print the version and exit.")))
     ] = False,
+    lang: LangOption = None,  # read before click parses (clikit.choose_language): `rnnshape --lang zh inspect`
 ) -> None:
     """What PyTorch's nn.RNN, nn.LSTM and nn.GRU really take, produce and hold."""
 
 
 
-@app.command(cls=RnnshapeCommand)
+@app.command(cls=RnnshapeCommand, help=HELP["inspect"])
 @spec_command
 def inspect(
     spec: RNNSpec,
@@ -99,11 +187,6 @@ def inspect(
     sections: SectionsOption = None,
     svg: SvgOption = None,
 ) -> int:
-    """Build the layer, run a dummy input, and show every shape, parameter and count torch produced.
-
-    \b
-    Example: rnnshape inspect --mode lstm --layers 2 --bidirectional
-    """
     fmt = check_format(format)  # before torch: a bad --format costs nothing
     if train:
         from rnnshape.training import check_run
@@ -128,7 +211,7 @@ def inspect(
 
 
 
-@app.command(cls=RnnshapeCommand)
+@app.command(cls=RnnshapeCommand, help=HELP["verify"])
 @spec_command
 def verify(
     spec: RNNSpec,
@@ -141,15 +224,6 @@ def verify(
     sections: SectionsOption = None,
     svg: SvgOption = None,
 ) -> int:
-    """Check that the textbook equations, looped by hand on the module's own weights, give what torch gives.
-
-    With --against FILE.py:FUNCTION, your own forward function takes the equations' place: this
-    imports FILE and runs its code, and names the known mistakes its numbers fit.
-
-    \b
-    Example: rnnshape verify --mode lstm --layers 2 --bidirectional --proj-size 5
-    Example: rnnshape verify --batch-first --against my_rnn.py:rnn_forward
-    """
     fmt = check_format(format)
     only = chosen_sections("verify", fmt, brief=brief, names=sections)
     check_svg_path(svg)
@@ -176,15 +250,9 @@ def verify(
     return report.exit_status
 
 
-@app.command(cls=RnnshapeCommand)
+@app.command(cls=RnnshapeCommand, help=HELP["code"])
 @spec_command
 def code(spec: RNNSpec, style: StyleOption = "layers") -> int:
-    """Print a standalone Python script for this config: build it, run the explicit loop, compare.
-
-    \b
-    Example: rnnshape code --mode gru --layers 2 > gru_by_hand.py && python gru_by_hand.py
-    Example: rnnshape code --mode lstm --layers 2 --style docs | python
-    """
     from rnnshape.codegen import check_style, script
 
     chosen = check_style(style)  # a bad --style is refused before probe (and torch) is imported
@@ -195,17 +263,9 @@ def code(spec: RNNSpec, style: StyleOption = "layers") -> int:
     return ExitStatus.OK
 
 
-@app.command(cls=RnnshapeCommand)
+@app.command(cls=RnnshapeCommand, help=HELP["flow"])
 @shape_command
 def flow(spec: RNNSpec, svg: SvgOption = None) -> int:
-    """Draw the layer unrolled in time: which cells make output, which make h_n (and its rows).
-
-    A cell (--mode lstmcell) is drawn as its one step; with --lengths, each sequence's
-    own last step is marked, where its h_n leaves.
-
-    \b
-    Example: rnnshape flow --layers 3 --bidirectional --seq-len 4
-    """
     check_svg_path(svg)
     from rnnshape import flow as picture
 
@@ -226,7 +286,7 @@ def flow(spec: RNNSpec, svg: SvgOption = None) -> int:
     return ExitStatus.OK
 
 
-@app.command(cls=RnnshapeCommand)
+@app.command(cls=RnnshapeCommand, help=HELP["sweep"])
 @sweep_command
 def sweep(
     choices: dict,
@@ -234,15 +294,6 @@ def sweep(
     max_memory: MaxMemoryOption = None,
     format: SweepFormatOption = "table",
 ) -> int:
-    """Inspect many configurations in one process: any flag takes a list (16,32,64) or a range (1..4).
-
-    The cartesian product runs, one row per configuration. A flag and its opposite
-    given together (--bidirectional --unidirectional) sweep both. A combination
-    torch would refuse is reported in its row; the rest still run.
-
-    \b
-    Example: rnnshape sweep --mode rnn,lstm,gru --hidden-size 16,32,64 --layers 1..4 -f csv
-    """
     import time
 
     from rnnshape.render.rows import jsonl
@@ -280,7 +331,7 @@ def sweep(
     return ExitStatus.OK
 
 
-@app.command(cls=RnnshapeCommand)
+@app.command(cls=RnnshapeCommand, help=HELP["checkpoint"])
 @checkpoint_command
 def checkpoint(
     file: FileArgument,
@@ -293,15 +344,6 @@ def checkpoint(
     sections: SectionsOption = None,
     svg: SvgOption = None,
 ) -> int:
-    """Find every recurrent layer and cell in a saved model, infer its config, and run it on its own weights.
-
-    Reads state_dicts (also inside a dict, under "model" or "state_dict", and with
-    DataParallel's module. prefix) safely: torch.load(weights_only=True) runs no
-    code from the file, and a safetensors file is read tensor by tensor.
-
-    \b
-    Example: rnnshape checkpoint model.pt --layer encoder.rnn --seq-len 7
-    """
     fmt = check_format(format)
     only = chosen_sections("checkpoint", fmt, brief=brief, names=sections)
     check_svg_path(svg)
@@ -323,7 +365,7 @@ def checkpoint(
     return report.exit_status
 
 
-@app.command(cls=RnnshapeCommand)
+@app.command(cls=RnnshapeCommand, help=HELP["check"])
 @layer_command
 def check(
     spec: RNNSpec,
@@ -338,15 +380,6 @@ def check(
     brief: BriefOption = False,
     sections: SectionsOption = None,
 ) -> int:
-    """Will torch take tensors of these shapes? Feed the layer exactly them; exit 1, explained, if it refuses.
-
-    The layer comes from the flags as in inspect; --input-shape (and --h0-shape, --c0-shape,
-    --input-dtype) give what you have. Accepted: the shapes torch produced. Refused: torch's
-    message, what differs, the likely cause and the fix.
-
-    \b
-    Example: rnnshape check --mode lstm --input-size 256 --hidden-size 256 --input-shape 8,8,256 --h0-shape 1,32,256 --c0-shape 1,32,256
-    """
     from rnnshape.model.shapes import parse_dtype, parse_given_lengths, parse_shape, refuse_inapplicable
 
     fmt = check_format(format)
@@ -370,7 +403,7 @@ def check(
     return report.exit_status
 
 
-@app.command(cls=RnnshapeCommand)
+@app.command(cls=RnnshapeCommand, help=HELP["summary"])
 @plain_command
 def summary(
     target: TargetArgument,
@@ -383,15 +416,6 @@ def summary(
     brief: BriefOption = False,
     sections: SectionsOption = None,
 ) -> int:
-    """Run your model once on inputs of the shapes you give; show every module, and every recurrent call in full.
-
-    This imports TARGET and runs its code: the factory, then the model's forward (without
-    grad). TARGET is path/to/file.py:factory or package.module:factory, where factory
-    returns the model (a class counts), or is the model itself.
-
-    \b
-    Example: rnnshape summary models.py:Tagger --input-shape 32,20 --input-dtype int64
-    """
     from rnnshape.model.target import parse_inputs, parse_target
     from rnnshape.spec import parse_int
 
@@ -423,16 +447,9 @@ def summary(
     return result.exit_status
 
 
-@app.command(cls=RnnshapeCommand)
+@app.command(cls=RnnshapeCommand, help=HELP["schema"])
 @plain_command
 def schema(kind: SchemaKindArgument = None) -> int:
-    """Print the JSON Schema of what -f json writes: one kind (inspect, verify, sweep, checkpoint, summary, check), or all.
-
-    sweep's is one row: -f json writes an array of rows, -f jsonl one row per line.
-
-    \b
-    Example: rnnshape schema inspect > inspect.schema.json
-    """
     import json
 
     from rnnshape.schema import schema as json_schema

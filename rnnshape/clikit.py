@@ -8,6 +8,7 @@ answer in the time it takes to import Typer.
 
 import errno
 import os
+import re
 import sys
 from typing import Any, Optional
 
@@ -21,13 +22,105 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 
 
 from rnnshape.errors import ExitStatus
+from rnnshape.language import LanguageProblem, Message, choose, fill, from_environment, parse, say, tr
 
 
 def error(message: str) -> None:
-    """The one format for every rejection: one line on stderr, a file name's control characters escaped."""
+    """The one format for every rejection: one line on stderr, a file name's control characters escaped.
+
+    Said in the chosen language; `error:` and the flag stay as typed, so a script can still find them.
+    """
     from rnnshape.render.text import visible
 
-    sys.stderr.write(f"error: {visible(' '.join(message.split()))}\n")
+    sys.stderr.write(f"error: {visible(' '.join(say(message).split()))}\n")
+
+
+# -- the words of --help ------------------------------------------------------------------------------
+# click keeps an option's help only after `inspect.cleandoc`, a plain str: each help text rnnshape
+# declares is remembered here by its English, and said in the chosen language when --help is drawn.
+_HELP: dict[str, Message] = {}
+
+
+def helps(text: Message) -> Message:
+    """Remember a help text (made with tr()) so that --help can say it in the chosen language."""
+    _HELP[str(text)] = text
+    return text
+
+
+# click's and typer's own words in --help and in usage errors (English there, and never translated by them).
+_CLICK_HELP = {str(m): m for m in (
+    tr("Show this message and exit."),
+    tr("Install completion for the current shell."),
+    tr("Show completion for the current shell, to copy it or customize the installation."),
+    tr("Options"), tr("Commands"), tr("Arguments"),
+)}
+_USAGE = tr("Usage: ")
+_DEFAULT = tr("default")
+_REQUIRED = tr("required")
+
+
+def help_said(text: str) -> str:
+    """A help text (or a panel's title) in the chosen language."""
+    known = text if isinstance(text, Message) else _HELP.get(text) or _CLICK_HELP.get(text)
+    if known is None:
+        return text
+    return say(known)
+
+
+def _bracket_words(text: str) -> str:
+    """click's `[default: x]` and `[required]` in the chosen language (x as it is)."""
+    if "[default: " in text:
+        text = text.replace("[default: ", f"[{say(_DEFAULT)}: ")
+    return text.replace("[required]", f"[{say(_REQUIRED)}]")
+
+
+# click's usage errors, reworded in the chosen language: (its English, the template). The names stay as typed.
+_CLICK_ERRORS = [(re.compile(pattern), template) for pattern, template in (
+    (r"no such option: (?P<name>\S+) \(Possible options: (?P<options>.*)\)$",
+     tr("no such option: {name} (Possible options: {options})")),
+    (r"no such option: (?P<name>\S+)$", tr("no such option: {name}")),
+    (r"option '(?P<name>[^']+)' requires an argument$", tr("option '{name}' requires an argument")),
+    (r"option '(?P<name>[^']+)' does not take a value$", tr("option '{name}' does not take a value")),
+    (r"got unexpected extra argument\(s\) \((?P<extra>.*)\)$", tr("got unexpected extra argument(s) ({extra})")),
+    (r"no such command '(?P<name>.*)'$", tr("no such command '{name}'")),
+    (r"missing option '(?P<name>[^']+)'$", tr("missing option '{name}'")),
+    (r"missing argument '(?P<name>[^']+)'$", tr("missing argument '{name}'")),
+)]
+
+
+def click_error(message: str) -> str:
+    """One of click's usage errors, as a Message where rnnshape knows its words."""
+    for pattern, template in _CLICK_ERRORS:
+        found = pattern.match(message)
+        if found:
+            return fill(template, **found.groupdict())
+    return message
+
+
+# -- the language of a run ----------------------------------------------------------------------------
+
+def lang_in(args: list[str]) -> str | None:
+    """The value of --lang among a command line's arguments (before `--`), if one is given."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def choose_language(given: str | None) -> None:
+    """--lang, else RNNSHAPE_LANG, else the locale: chosen for the run; a value naming no language is exit 2."""
+    try:
+        choose(parse(given) if given is not None else from_environment())
+    except LanguageProblem as exc:
+        error(fill(_NO_LANGUAGE, where=exc.where, value=exc.value))
+        raise typer.Exit(ExitStatus.BAD_INPUT) from None
+
+
+_NO_LANGUAGE = tr("{where} must be zh or en (got {value!r})")
 
 
 class _TextAsIs:
@@ -68,9 +161,12 @@ def _format_options_by_panel(command: Any, ctx: Any, formatter: Any) -> None:
     for param in command.get_params(ctx):
         record = param.get_help_record(ctx)
         if record:
-            panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
+            term, text = record
+            said = _bracket_words(help_said((param.help or "").strip()) + text[len((param.help or "").strip()):]) if param.help \
+                else _bracket_words(text)
+            panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append((term, said))
     for title, rows in panels.items():
-        with formatter.section(title):
+        with formatter.section(help_said(title)):
             _write_dl(formatter, rows, col_max=36)  # `--bidirectional / --unidirectional` on one line
 
 
@@ -101,12 +197,63 @@ class _ValuesAsGiven:
         return [_skip_coercion(param) for param in super().get_params(ctx)]  # type: ignore[misc]
 
 
-class RnnshapeCommand(_ValuesAsGiven, TyperCommand):
+class _SaidHelp:
+    """--help in the chosen language: the usage line's prefix, the command's own text, its first sentence."""
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        pieces = self.collect_usage_pieces(ctx)  # type: ignore[attr-defined]
+        formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=say(_USAGE))
+
+    def format_help_text(self, ctx: Any, formatter: Any) -> None:
+        if not self.help:  # type: ignore[attr-defined]
+            return
+        text = help_said(self.help.strip())  # type: ignore[attr-defined]
+        formatter.write_paragraph()
+        with formatter.indentation():
+            if text is self.help.strip() or text.isascii():  # type: ignore[attr-defined]
+                formatter.write_text(text)  # click's own wrapping, as English help always had
+            else:
+                _write_wide_text(formatter, text)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        text = help_said(self.help.strip()) if self.help else ""  # type: ignore[attr-defined]
+        if text.isascii():
+            return super().get_short_help_str(limit)  # type: ignore[misc]
+        return _first_sentence(text)
+
+
+def _first_sentence(text: str) -> str:
+    """A translated help's first sentence, whole (to its first 。 or the end of its first paragraph)."""
+    first = text.split("\n\n", 1)[0].replace("\n", " ")
+    end = first.find("。")
+    return first[: end + 1] if end >= 0 else first
+
+
+def _write_wide_text(formatter: Any, text: str) -> None:
+    """Help text with wide characters, wrapped by terminal columns (click counts characters).
+
+    Paragraphs as click reads them: blank-line separated; one that starts with \\b is kept as written.
+    """
+    from rnnshape.render.text import wrap
+
+    indent = " " * formatter.current_indent
+    width = max(formatter.width - formatter.current_indent, 20)
+    for i, paragraph in enumerate(text.split("\n\n")):
+        if i:
+            formatter.write("\n")
+        if paragraph.startswith("\b"):
+            lines = paragraph.split("\n")[1:]
+        else:
+            lines = wrap(" ".join(paragraph.split()), width)
+        formatter.write("".join(indent + line + "\n" for line in lines))
+
+
+class RnnshapeCommand(_ValuesAsGiven, _SaidHelp, TyperCommand):
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_options_by_panel(self, ctx, formatter)
 
 
-class RnnshapeGroup(_ValuesAsGiven, TyperGroup):
+class RnnshapeGroup(_ValuesAsGiven, _SaidHelp, TyperGroup):
     """Typer's group, with click's usage errors reworded as one `error:` line and exit 2."""
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
@@ -116,19 +263,25 @@ class RnnshapeGroup(_ValuesAsGiven, TyperGroup):
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         # Each command's whole first sentence, not click's 45-character cut.
         rows = [(name, command.get_short_help_str(limit=200)) for name, command in self.commands.items() if not command.hidden]
-        with formatter.section("Commands"):
+        with formatter.section(help_said("Commands")):
             _write_dl(formatter, rows)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        # The language is chosen before click parses anything: --help and click's own errors
+        # come before any command's --lang would be read.
+        args = list(sys.argv[1:] if args is None else args)
         try:
+            choose_language(lang_in(args))
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Exit as exc:
+            code = exc.exit_code
         except click_exceptions.NoArgsIsHelpError as exc:
             # Bare `rnnshape`: the help, on stdout, and no error.
             sys.stdout.write(exc.ctx.get_help() + "\n")
             code = ExitStatus.OK
         except click_exceptions.UsageError as exc:
             message = exc.format_message().rstrip(".")
-            error(message[:1].lower() + message[1:])
+            error(click_error(message[:1].lower() + message[1:]))
             code = ExitStatus.BAD_INPUT
         except (typer.Abort, KeyboardInterrupt):
             code = ExitStatus.INTERRUPTED
@@ -158,7 +311,7 @@ def output_failed(exc: OSError) -> int:
         pass
     if isinstance(exc, BrokenPipeError):
         return ExitStatus.READER_LEFT
-    error(f"cannot write the answer to stdout: {exc.strerror or exc}")
+    error(tr("cannot write the answer to stdout: {reason}", reason=exc.strerror or str(exc)))
     return ExitStatus.ENVIRONMENT
 
 

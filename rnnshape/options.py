@@ -14,7 +14,8 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from rnnshape.clikit import error, is_output_failure, output_failed
+from rnnshape.clikit import choose_language, error, helps, is_output_failure, output_failed
+from rnnshape.language import tr
 from rnnshape.codegen import STYLES
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
 from rnnshape.render import FORMATS, SWEEP_FORMATS
@@ -33,9 +34,9 @@ from rnnshape.spec import (
     parse_field,
 )
 
-_LAYER = "Layer"
-_RUN = "Dummy run"
-_OUTPUT = "Output"
+_LAYER = tr("Layer")
+_RUN = tr("Dummy run")
+_OUTPUT = tr("Output")
 
 # Every RNNSpec flag, declared once and given to each command by @spec_command.
 # Numbers arrive as text (see the module docstring); metavars say what is expected.
@@ -43,7 +44,7 @@ def _opt(*names: str, help: str, panel: str, metavar: Optional[str] = None) -> A
     return typer.Option(*names, help=help, rich_help_panel=panel, metavar=metavar, show_default=True)
 
 
-_PACKED = "Packed input"
+_PACKED = tr("Packed input")
 
 
 _SPEC_OPTIONS: list[tuple[str, Any, Any]] = [
@@ -82,11 +83,28 @@ def _default(name: str, kind: Any) -> Any:
     return str(getattr(_DEFAULTS, name)) if kind is str else getattr(_DEFAULTS, name)
 
 
+# --lang, on every command. The group reads it before click parses anything (clikit.choose_language),
+# so that --help and click's own errors are said in it too; here it is checked and chosen once more
+# for a command called without the group (a test's CliRunner on one command).
+LangOption = Annotated[
+    Optional[str],
+    typer.Option("--lang", metavar="[zh|en]", rich_help_panel=_OUTPUT,
+                 help=helps(tr("The language of what people read: zh (中文) or en. JSON and CSV never change. "
+                               "[default: RNNSHAPE_LANG, else the locale, else en]"))),
+]
+_LANG = "lang"
+
+
+def _lang_param() -> pyinspect.Parameter:
+    return pyinspect.Parameter(_LANG, pyinspect.Parameter.KEYWORD_ONLY, annotation=LangOption, default=None)
+
+
 def _exit_codes(func: Callable[..., Any]) -> Callable[..., Any]:
     """Errors become exit codes here, once for every command: SpecError -> 2, EnvironmentProblem -> 3."""
 
     @functools.wraps(func)
     def command(**kwargs: Any) -> None:
+        choose_language(kwargs.pop(_LANG, None))
         try:
             code = func(**kwargs)
         except SpecError as exc:
@@ -102,6 +120,9 @@ def _exit_codes(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(output_failed(exc)) from None
         raise typer.Exit(int(code or 0))
 
+    own = list(pyinspect.signature(func).parameters.values())
+    if not any(p.kind is p.VAR_KEYWORD for p in own):  # else _with_signature gives the command its options
+        command.__signature__ = pyinspect.Signature(own + [_lang_param()])  # type: ignore[attr-defined]
     return command
 
 
@@ -109,7 +130,7 @@ def _with_signature(command: Callable[..., Any], func: Callable[..., Any], param
     """Give `command` the options Typer should see: `params`, then func's own (all but the `injected` one)."""
     functools.update_wrapper(command, func)
     own = [p.replace(kind=pyinspect.Parameter.KEYWORD_ONLY) for name, p in pyinspect.signature(func).parameters.items() if name != injected]
-    command.__signature__ = pyinspect.Signature(params + own)  # type: ignore[attr-defined]
+    command.__signature__ = pyinspect.Signature(params + own + [_lang_param()])  # type: ignore[attr-defined]
     command.__annotations__ = {}
     return command
 

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from rnnshape.errors import SpecError
+from rnnshape.language import tr
 
 FORMATS = ("table", "json", "markdown", "csv")
 SWEEP_FORMATS = FORMATS + ("jsonl",)  # many rows: one JSON object per line streams
@@ -19,7 +20,7 @@ SWEEP_FORMATS = FORMATS + ("jsonl",)  # many rows: one JSON object per line stre
 def check_format(name: str, allowed: tuple[str, ...] = FORMATS) -> str:
     fmt = name.strip().lower()
     if fmt not in allowed:
-        raise SpecError("format", f"must be one of {', '.join(allowed)} (got {name!r})")
+        raise SpecError("format", tr("must be one of {choices} (got {value!r})", choices=", ".join(allowed), value=name))
     return fmt
 
 
@@ -85,9 +86,20 @@ def sections_of(report: Any, only: tuple[str, ...] | None = None) -> list:
 
 
 def render(report: Any, fmt: str, *, width: int = 100, color: bool = False, only: tuple[str, ...] | None = None,
-           ascii: bool = False) -> str:
-    """The report in one format. `ascii`: for an output that cannot show rnnshape's symbols (symbols.py)."""
+           ascii: bool = False, lang: str | None = None) -> str:
+    """The report in one format. `ascii`: for an output that cannot show rnnshape's symbols (symbols.py).
+
+    `lang`: the language of the table and markdown formats ("zh", "en"; else the report's
+    own `lang`, else the one chosen: language.py). JSON and CSV are the same bytes in every language.
+    """
+    from rnnshape.language import speaking
+
     fmt = check_format(fmt)
+    with speaking(lang or getattr(report, "lang", None)):
+        return _render(report, fmt, width=width, color=color, only=only, ascii=ascii)
+
+
+def _render(report: Any, fmt: str, *, width: int, color: bool, only: tuple[str, ...] | None, ascii: bool) -> str:
     if fmt == "json":
         # The report's own words (✓, ×) as they are where the output shows them; escaped where it cannot:
         # the same JSON either way.
@@ -110,20 +122,26 @@ def _drawn(parts: list, ascii: bool) -> list:
     from files), and rnnshape's symbols as ASCII stand-ins where the output cannot show them."""
     from dataclasses import replace
 
+    from rnnshape.language import say
     from rnnshape.render.text import visible
 
+    # Said in the chosen language first (only rnnshape's own sentences are: language.py), then made visible.
     if ascii:
         from rnnshape.render.symbols import to_ascii
 
         def shown(text: str) -> str:
-            return to_ascii(visible(text))
+            return to_ascii(visible(say(text)))
     else:
-        shown = visible
+        def shown(text: str) -> str:
+            return visible(say(text))
     return [replace(s, title=shown(s.title), columns=[shown(c) for c in s.columns],
                     rows=[[shown(c) for c in row] for row in s.rows], lines=[shown(line) for line in s.lines])
             for s in parts]
 
 
-def readable_sections(report: Any) -> list:
+def readable_sections(report: Any, lang: str | None = None) -> list:
     """The report's sections as every text format shows them (the notebook's HTML included)."""
-    return _drawn(sections_of(report), False)
+    from rnnshape.language import speaking
+
+    with speaking(lang or getattr(report, "lang", None)):
+        return _drawn(sections_of(report), False)

@@ -11,6 +11,10 @@ PRINT_WIDTH = 100
 
 
 class Shown:
+    # The language print() and the notebook show this report in ("zh", "en"); None: the one
+    # chosen (RNNSHAPE_LANG, else the locale: language.py). JSON and to_dict() never change.
+    lang: str | None = None
+
     def headline(self) -> str:  # pragma: no cover - each report kind says its own
         raise NotImplementedError
 
@@ -20,14 +24,14 @@ class Shown:
     def __str__(self) -> str:
         from rnnshape.render import render
 
-        return render(self, "table", width=PRINT_WIDTH)
+        return render(self, "table", width=PRINT_WIDTH, lang=self.lang)
 
     def _repr_markdown_(self) -> str:
         from rnnshape.render import render
 
-        return render(self, "markdown")
+        return render(self, "markdown", lang=self.lang)
 
     def _repr_html_(self) -> str:
         from rnnshape.render import html, readable_sections
 
-        return html.render_sections(readable_sections(self))
+        return html.render_sections(readable_sections(self, self.lang))

@@ -1,0 +1,210 @@
+"""Which language rnnshape speaks, and every sentence it says in it.
+
+A sentence a person reads is made with `tr("... {name} ...", name=value)`: a
+`Message`, which *is* the English string (so JSON, CSV, comparisons and every
+caller that wants the English keep working unchanged) and also remembers its
+template and values. Where the text reaches a person (the one table renderer,
+an `error:` line, `--help`, a script's comments, the flow picture's legend) it
+goes through `say()`, which looks the template up in the chosen language's
+gettext catalog (`rnnshape/locale/<lang>/LC_MESSAGES/rnnshape.mo`) and fills it
+in again. Only what was made with `tr()` is translated: a tensor's name, a shape
+or a number that happens to equal a catalog entry stays as it is.
+
+The language: `--lang`, else `RNNSHAPE_LANG`, else the locale (the first of
+`LC_ALL`, `LC_MESSAGES`, `LANG` that is set; Chinese where it starts with `zh`),
+else English. English needs no catalog: choosing it reads no file and imports
+nothing (tests/test_lazy_import.py).
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from typing import Any, Iterable, Mapping
+
+LANGUAGES = ("en", "zh")
+ENGLISH = "en"
+ENV = "RNNSHAPE_LANG"
+# POSIX's order: the first of these that is set (and not empty) names the locale of messages.
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+DOMAIN = "rnnshape"
+LOCALE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
+
+# The language a run speaks, chosen once per command (or per render() call): a context
+# variable, so that two threads rendering in two languages do not hear each other.
+_chosen: ContextVar[str | None] = ContextVar("rnnshape_language", default=None)
+
+
+class Message(str):
+    """An English sentence that remembers how it was made, so it can be said in another language.
+
+    `Message("{n} of {total} checks held", n=3, total=4)` equals (and hashes, prints,
+    serialises as) "3 of 4 checks held". A value that is itself a Message is translated
+    with it; any other value is put in as it is (names, shapes and numbers never are).
+    """
+
+    template: str
+    args: Mapping[str, Any]
+
+    def __new__(cls, template: str, /, **args: Any) -> "Message":
+        self = super().__new__(cls, template.format(**args) if args else template)
+        self.template = template
+        self.args = args
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled (a report sent to another process) as itself
+        return (_rebuild, (type(self), self.template, dict(self.args)))
+
+
+def _rebuild(cls: type, template: str, args: dict[str, Any]) -> "Message":
+    return cls(template, **args)
+
+
+class Joined(Message):
+    """Messages joined by a separator (`"; ".join(...)`), each said in the language when the whole is."""
+
+    parts: tuple[Any, ...]
+    separator: str
+
+    def __new__(cls, separator: str, parts: Iterable[Any]) -> "Joined":  # type: ignore[override]
+        parts = tuple(parts)
+        self = str.__new__(cls, separator.join(map(str, parts)))
+        self.template, self.args = str(self), {}
+        self.parts, self.separator = parts, separator
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Joined, (self.separator, self.parts))
+
+
+def tr(template: str, /, **args: Any) -> Message:
+    """A sentence for a person: English now, any language where it is said (`say`).
+
+    The one keyword the catalog's extraction looks for (tools/i18n.py): the
+    template must be a literal, never built at run time.
+    """
+    return Message(template, **args)
+
+
+def fill(template: str, /, **args: Any) -> Message:
+    """A template kept as data (made with `tr()` where it is written, so the catalog has it), filled in now."""
+    return Message(getattr(template, "template", template), **args)
+
+
+def join(separator: str, parts: Iterable[Any]) -> Joined:
+    return Joined(separator, parts)
+
+
+def say(text: Any, lang: str | None = None) -> str:
+    """`text` in `lang` (else the chosen language): a Message translated, anything else as it is."""
+    if not isinstance(text, Message):
+        return text if isinstance(text, str) else str(text)
+    lang = lang or current()
+    if lang == ENGLISH:
+        return str.__str__(text)
+    return _said(text, catalog(lang), lang)
+
+
+def _said(text: Message, words: Mapping[str, str], lang: str) -> str:
+    if isinstance(text, Joined):
+        return text.separator.join(_said(p, words, lang) if isinstance(p, Message) else str(p) for p in text.parts)
+    template = words.get(text.template) or text.template
+    if not text.args:
+        return template
+    args = {k: _said(v, words, lang) if isinstance(v, Message) else v for k, v in text.args.items()}
+    return template.format(**args)
+
+
+def said(template: str, /, **args: Any) -> str:
+    """`say(tr(...))`: for text written at once in the chosen language (a script's comments, --help)."""
+    return say(Message(template, **args))
+
+
+# -- choosing ---------------------------------------------------------------------------------------
+
+class LanguageProblem(ValueError):
+    """A --lang or RNNSHAPE_LANG value that names no language rnnshape speaks."""
+
+    def __init__(self, where: str, value: str):
+        self.where, self.value = where, value
+        super().__init__(f"{where} {value!r}")
+
+
+def parse(value: str, where: str = "--lang") -> str:
+    """`zh`, `en` (any case), or a locale name of either (`zh_CN.UTF-8`, `en-US`): the language; else LanguageProblem."""
+    text = value.strip().lower().replace("-", "_")
+    head = text.split("_", 1)[0].split(".", 1)[0]
+    if head in LANGUAGES:
+        return head
+    raise LanguageProblem(where, value)
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The language when no --lang is given: RNNSHAPE_LANG, else the locale, else English."""
+    environ = os.environ if environ is None else environ
+    own = environ.get(ENV, "").strip()
+    if own:
+        return parse(own, ENV)
+    for name in LOCALE_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value:  # the first one set decides, as it does for every program on the machine
+            return "zh" if value.lower().startswith("zh") else ENGLISH
+    return ENGLISH
+
+
+def current() -> str:
+    """The language chosen for this run (or this render), else the environment's."""
+    chosen = _chosen.get()
+    if chosen is not None:
+        return chosen
+    try:
+        return from_environment()
+    except LanguageProblem:  # refused where the command line starts (cli); a library call speaks English
+        return ENGLISH
+
+
+class speaking:
+    """`with speaking("zh"): ...`: everything said inside is in that language (None: as chosen before)."""
+
+    def __init__(self, lang: str | None):
+        self.lang = lang
+        self._token: Any = None
+
+    def __enter__(self) -> "speaking":
+        if self.lang is not None:
+            self._token = _chosen.set(parse(self.lang, "lang"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _chosen.reset(self._token)
+
+
+def choose(lang: str) -> None:
+    """Speak `lang` from now on in this context (the command line, once it has read --lang)."""
+    _chosen.set(parse(lang))
+
+
+# -- the catalogs -----------------------------------------------------------------------------------
+
+_catalogs: dict[str, dict[str, str]] = {}
+
+
+def catalog(lang: str) -> Mapping[str, str]:
+    """The compiled catalog of `lang` as a dict (msgid -> msgstr), read once per process."""
+    words = _catalogs.get(lang)
+    if words is None:
+        words = _catalogs[lang] = read_mo(os.path.join(LOCALE_DIR, lang, "LC_MESSAGES", DOMAIN + ".mo"))
+    return words
+
+
+def read_mo(path: str) -> dict[str, str]:
+    """A gettext .mo file's messages, as the standard library's GNUTranslations reads them."""
+    import gettext
+
+    try:
+        with open(path, "rb") as handle:
+            translations = gettext.GNUTranslations(handle)
+    except FileNotFoundError:  # an installation without catalogs speaks English rather than failing
+        return {}
+    return {k: v for k, v in translations._catalog.items() if isinstance(k, str) and k}  # type: ignore[attr-defined]
