@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 
 
 from rnnshape.errors import ExitStatus
-from rnnshape.language import LanguageProblem, Message, choose, fill, from_environment, parse, say, tr
+from rnnshape.language import LanguageProblem, Message, fill, from_environment, parse, say, speaking, tr
 
 
 def error(message: str) -> None:
@@ -111,10 +111,10 @@ def lang_in(args: list[str]) -> str | None:
     return None
 
 
-def choose_language(given: str | None) -> None:
-    """--lang, else RNNSHAPE_LANG, else the locale: chosen for the run; a value naming no language is exit 2."""
+def chosen_language(given: str | None) -> speaking:
+    """--lang, else RNNSHAPE_LANG, else the locale, spoken inside the `with`; a value naming no language is exit 2."""
     try:
-        choose(parse(given) if given is not None else from_environment())
+        return speaking(parse(given) if given is not None else from_environment())
     except LanguageProblem as exc:
         error(fill(_NO_LANGUAGE, where=exc.where, value=exc.value))
         raise typer.Exit(ExitStatus.BAD_INPUT) from None
@@ -271,10 +271,17 @@ class RnnshapeGroup(_ValuesAsGiven, _SaidHelp, TyperGroup):
         # come before any command's --lang would be read.
         args = list(sys.argv[1:] if args is None else args)
         try:
-            choose_language(lang_in(args))
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with chosen_language(lang_in(args)):
+                code = self._main(args, prog_name, complete_var, **extra)
         except typer.Exit as exc:
             code = exc.exit_code
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _main(self, args: list[str], prog_name: Any, complete_var: Any, **extra: Any) -> int:
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click_exceptions.NoArgsIsHelpError as exc:
             # Bare `rnnshape`: the help, on stdout, and no error.
             sys.stdout.write(exc.ctx.get_help() + "\n")
@@ -289,10 +296,7 @@ class RnnshapeGroup(_ValuesAsGiven, _SaidHelp, TyperGroup):
             if not is_output_failure(exc):
                 raise
             code = output_failed(exc)
-        code = _flushed(int(code or 0))
-        if standalone_mode:
-            sys.exit(code)
-        return code
+        return _flushed(int(code or 0))
 
 
 # A write to stdout that fails: the disk is full (`> /dev/full`), over quota, or the device failed.

@@ -163,6 +163,11 @@ def current() -> str:
         return ENGLISH
 
 
+def current_is_chosen() -> bool:
+    """Whether a language was chosen in this context (not merely read from the environment)."""
+    return _chosen.get() is not None
+
+
 class speaking:
     """`with speaking("zh"): ...`: everything said inside is in that language (None: as chosen before)."""
 
@@ -178,11 +183,6 @@ class speaking:
     def __exit__(self, *exc: object) -> None:
         if self._token is not None:
             _chosen.reset(self._token)
-
-
-def choose(lang: str) -> None:
-    """Speak `lang` from now on in this context (the command line, once it has read --lang)."""
-    _chosen.set(parse(lang))
 
 
 # -- the catalogs -----------------------------------------------------------------------------------

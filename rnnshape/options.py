@@ -14,8 +14,8 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from rnnshape.clikit import choose_language, error, helps, is_output_failure, output_failed
-from rnnshape.language import tr
+from rnnshape.clikit import chosen_language, error, helps, is_output_failure, output_failed
+from rnnshape.language import current, current_is_chosen, tr
 from rnnshape.codegen import STYLES
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
 from rnnshape.render import FORMATS, SWEEP_FORMATS
@@ -104,9 +104,10 @@ def _exit_codes(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def command(**kwargs: Any) -> None:
-        choose_language(kwargs.pop(_LANG, None))
+        lang = kwargs.pop(_LANG, None)
         try:
-            code = func(**kwargs)
+            with chosen_language(lang if lang is not None else current() if current_is_chosen() else None):
+                code = func(**kwargs)
         except SpecError as exc:
             error(exc.cli_message())
             raise typer.Exit(ExitStatus.BAD_INPUT) from None
