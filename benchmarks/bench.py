@@ -60,6 +60,7 @@ class Bench:
     goal_note: str = ""  # extra goal text, e.g. the exit code that is the point
     max_s: float | None = None  # goal: median command time, seconds, whatever the baseline
     runs: int | None = None  # fewer runs than --runs for the long ones (a minute each)
+    baseline_exit: int = 0  # expected exit code of the baseline (another rnnshape command may refuse too)
 
 
 # One line per benchmark. Without a goal the row is informational.
@@ -99,6 +100,12 @@ BENCHES = [
     Bench("check-refused", CHECK, IMPORT_TORCH, exit=1, max_ratio=1.3, goal_note="exit 1, explained"),
     Bench("summary", "summary docs/examples/models.py:tagger --input-shape 32,20 --input-dtype int64", IMPORT_TORCH,
           max_ratio=1.3),
+    # Chinese against English, the same command otherwise: what reading the catalog costs.
+    Bench("help-zh", "--help --lang zh", RNNSHAPE + "--help --lang en".split(), max_ratio=1.05, goal_note="vs --lang en"),
+    Bench("rejected-flag-zh", "inspect --hidden-size 0 --lang zh", RNNSHAPE + "inspect --hidden-size 0 --lang en".split(),
+          exit=2, baseline_exit=2, max_ratio=1.05, goal_note="vs --lang en"),
+    Bench("inspect-zh", "inspect --layers 2 --bidirectional --lang zh",
+          RNNSHAPE + "inspect --layers 2 --bidirectional --lang en".split(), max_ratio=1.05, goal_note="vs --lang en"),
 ]
 # In one process: verify's float64 reference (rnnshape.reference.forward) against torch's
 # own float32 forward of the same module, at the same thread count; the best of 5 each.
@@ -163,13 +170,13 @@ def measure(bench: Bench, runs: int, skip_missing: bool) -> dict | None:
             return None
         fail(bench, cmd, bench.exit, code, err)
     code, err = warm_up(bench.baseline)
-    if code != 0:
-        fail(bench, bench.baseline, 0, code, err)
+    if code != bench.baseline_exit:
+        fail(bench, bench.baseline, bench.baseline_exit, code, err)
     times, base_times, rss, base_rss = [], [], [], []
     # Alternate baseline and command so that drift in machine load (other processes,
     # CPU frequency, cache) hits both equally; each ratio compares neighbouring runs.
     for _ in range(bench.runs or runs):
-        for argv, want, t, m in ((bench.baseline, 0, base_times, base_rss),
+        for argv, want, t, m in ((bench.baseline, bench.baseline_exit, base_times, base_rss),
                                  (cmd, bench.exit, times, rss)):
             wall, code, kib = run_once(argv)
             if code != want:

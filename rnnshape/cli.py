@@ -16,7 +16,7 @@ import typer
 
 from rnnshape import __version__
 from rnnshape.clikit import RnnshapeCommand, RnnshapeGroup, helps
-from rnnshape.language import tr
+from rnnshape.language import join, said, say, tr
 from rnnshape.errors import ExitStatus
 from rnnshape.options import (
     AgainstOption,
@@ -63,90 +63,93 @@ from rnnshape.render import SWEEP_FORMATS, check_format, chosen_sections
 from rnnshape.spec import RNNSpec
 
 
-# What each command says of itself in --help (clikit says it in the chosen language).
-HELP = {
-    "inspect": helps(tr(
-        'Build the layer, run a dummy input, and show every shape, parameter and count torch produced.\n'
-        '\n'
-        '\b\n'
-        'Example: rnnshape inspect --mode lstm --layers 2 --bidirectional'
-    )),
-    "verify": helps(tr(
-        "Check that the textbook equations, looped by hand on the module's own weights, give what torch gives.\n"
-        '\n'
-        "With --against FILE.py:FUNCTION, your own forward function takes the equations' place: this\n"
-        'imports FILE and runs its code, and names the known mistakes its numbers fit.\n'
-        '\n'
-        '\b\n'
-        'Example: rnnshape verify --mode lstm --layers 2 --bidirectional --proj-size 5\n'
-        'Example: rnnshape verify --batch-first --against my_rnn.py:rnn_forward'
-    )),
-    "code": helps(tr(
-        'Print a standalone Python script for this config: build it, run the explicit loop, compare.\n'
-        '\n'
-        '\b\n'
-        'Example: rnnshape code --mode gru --layers 2 > gru_by_hand.py && python gru_by_hand.py\n'
-        'Example: rnnshape code --mode lstm --layers 2 --style docs | python'
-    )),
-    "flow": helps(tr(
-        'Draw the layer unrolled in time: which cells make output, which make h_n (and its rows).\n'
-        '\n'
-        "A cell (--mode lstmcell) is drawn as its one step; with --lengths, each sequence's\n"
-        'own last step is marked, where its h_n leaves.\n'
-        '\n'
-        '\b\n'
-        'Example: rnnshape flow --layers 3 --bidirectional --seq-len 4'
-    )),
-    "sweep": helps(tr(
-        'Inspect many configurations in one process: any flag takes a list (16,32,64) or a range (1..4).\n'
-        '\n'
-        'The cartesian product runs, one row per configuration. A flag and its opposite\n'
-        'given together (--bidirectional --unidirectional) sweep both. A combination\n'
-        'torch would refuse is reported in its row; the rest still run.\n'
-        '\n'
-        '\b\n'
-        'Example: rnnshape sweep --mode rnn,lstm,gru --hidden-size 16,32,64 --layers 1..4 -f csv'
-    )),
-    "checkpoint": helps(tr(
-        'Find every recurrent layer and cell in a saved model, infer its config, and run it on its own weights.\n'
-        '\n'
-        'Reads state_dicts (also inside a dict, under "model" or "state_dict", and with\n'
-        "DataParallel's module. prefix) safely: torch.load(weights_only=True) runs no\n"
-        'code from the file, and a safetensors file is read tensor by tensor.\n'
-        '\n'
-        '\b\n'
-        'Example: rnnshape checkpoint model.pt --layer encoder.rnn --seq-len 7'
-    )),
-    "check": helps(tr(
-        'Will torch take tensors of these shapes? Feed the layer exactly them; exit 1, explained, if it refuses.\n'
-        '\n'
-        'The layer comes from the flags as in inspect; --input-shape (and --h0-shape, --c0-shape,\n'
-        "--input-dtype) give what you have. Accepted: the shapes torch produced. Refused: torch's\n"
-        'message, what differs, the likely cause and the fix.\n'
-        '\n'
-        '\b\n'
-        'Example: rnnshape check --mode lstm --input-size 256 --hidden-size 256 --input-shape 8,8,256 --h0-shape 1,32,256 --c0-shape 1,32,256'
-    )),
-    "summary": helps(tr(
-        'Run your model once on inputs of the shapes you give; show every module, and every recurrent call in full.\n'
-        '\n'
-        "This imports TARGET and runs its code: the factory, then the model's forward (without\n"
-        'grad). TARGET is path/to/file.py:factory or package.module:factory, where factory\n'
-        'returns the model (a class counts), or is the model itself.\n'
-        '\n'
-        '\b\n'
-        'Example: rnnshape summary models.py:Tagger --input-shape 32,20 --input-dtype int64'
-    )),
-    "schema": helps(tr(
-        'Print the JSON Schema of what -f json writes: one kind (inspect, verify, sweep, checkpoint, summary, check), or all.\n'
-        '\n'
-        "sweep's is one row: -f json writes an array of rows, -f jsonl one row per line.\n"
-        '\n'
-        '\b\n'
-        'Example: rnnshape schema inspect > inspect.schema.json'
-    )),
-}
+def _command_help(text: str, *examples: str) -> str:
+    """A command's --help text: its sentences, then each example as written (click's \\b keeps them unwrapped)."""
+    return helps(join("", [text, "\n\n\b\n", join("\n", [tr("Example: {command}", command=e) for e in examples])]))
 
+
+# What each command says of itself in --help (clikit says it in the chosen language): its sentences,
+# then its examples, which are never translated but for the word "Example".
+HELP = {
+    "inspect": _command_help(
+        tr(
+            'Build the layer, run a dummy input, and show every shape, parameter and count torch produced.'
+        ),
+        'rnnshape inspect --mode lstm --layers 2 --bidirectional',
+    ),
+    "verify": _command_help(
+        tr(
+            "Check that the textbook equations, looped by hand on the module's own weights, give what torch gives.\n"
+            '\n'
+            "With --against FILE.py:FUNCTION, your own forward function takes the equations' place: this\n"
+            'imports FILE and runs its code, and names the known mistakes its numbers fit.'
+        ),
+        'rnnshape verify --mode lstm --layers 2 --bidirectional --proj-size 5', 'rnnshape verify --batch-first --against my_rnn.py:rnn_forward',
+    ),
+    "code": _command_help(
+        tr(
+            'Print a standalone Python script for this config: build it, run the explicit loop, compare.'
+        ),
+        'rnnshape code --mode gru --layers 2 > gru_by_hand.py && python gru_by_hand.py', 'rnnshape code --mode lstm --layers 2 --style docs | python',
+    ),
+    "flow": _command_help(
+        tr(
+            'Draw the layer unrolled in time: which cells make output, which make h_n (and its rows).\n'
+            '\n'
+            "A cell (--mode lstmcell) is drawn as its one step; with --lengths, each sequence's\n"
+            'own last step is marked, where its h_n leaves.'
+        ),
+        'rnnshape flow --layers 3 --bidirectional --seq-len 4',
+    ),
+    "sweep": _command_help(
+        tr(
+            'Inspect many configurations in one process: any flag takes a list (16,32,64) or a range (1..4).\n'
+            '\n'
+            'The cartesian product runs, one row per configuration. A flag and its opposite\n'
+            'given together (--bidirectional --unidirectional) sweep both. A combination\n'
+            'torch would refuse is reported in its row; the rest still run.'
+        ),
+        'rnnshape sweep --mode rnn,lstm,gru --hidden-size 16,32,64 --layers 1..4 -f csv',
+    ),
+    "checkpoint": _command_help(
+        tr(
+            'Find every recurrent layer and cell in a saved model, infer its config, and run it on its own weights.\n'
+            '\n'
+            'Reads state_dicts (also inside a dict, under "model" or "state_dict", and with\n'
+            "DataParallel's module. prefix) safely: torch.load(weights_only=True) runs no\n"
+            'code from the file, and a safetensors file is read tensor by tensor.'
+        ),
+        'rnnshape checkpoint model.pt --layer encoder.rnn --seq-len 7',
+    ),
+    "check": _command_help(
+        tr(
+            'Will torch take tensors of these shapes? Feed the layer exactly them; exit 1, explained, if it refuses.\n'
+            '\n'
+            'The layer comes from the flags as in inspect; --input-shape (and --h0-shape, --c0-shape,\n'
+            "--input-dtype) give what you have. Accepted: the shapes torch produced. Refused: torch's\n"
+            'message, what differs, the likely cause and the fix.'
+        ),
+        'rnnshape check --mode lstm --input-size 256 --hidden-size 256 --input-shape 8,8,256 --h0-shape 1,32,256 --c0-shape 1,32,256',
+    ),
+    "summary": _command_help(
+        tr(
+            'Run your model once on inputs of the shapes you give; show every module, and every recurrent call in full.\n'
+            '\n'
+            "This imports TARGET and runs its code: the factory, then the model's forward (without\n"
+            'grad). TARGET is path/to/file.py:factory or package.module:factory, where factory\n'
+            'returns the model (a class counts), or is the model itself.'
+        ),
+        'rnnshape summary models.py:Tagger --input-shape 32,20 --input-dtype int64',
+    ),
+    "schema": _command_help(
+        tr(
+            'Print the JSON Schema of what -f json writes: one kind (inspect, verify, sweep, checkpoint, summary, check), or all.\n'
+            '\n'
+            "sweep's is one row: -f json writes an array of rows, -f jsonl one row per line."
+        ),
+        'rnnshape schema inspect > inspect.schema.json',
+    ),
+}
 
 app = typer.Typer(
     cls=RnnshapeGroup,
@@ -202,11 +205,11 @@ def inspect(
     if svg:
         from rnnshape.render import readable_sections, table
 
-        what = report.observation.module_repr if report.ran else f"{report.observation.module_repr}, predicted"
+        what = report.observation.module_repr if report.ran else said("{module}, predicted", module=report.observation.module_repr)
         saving_svg(svg, lambda path: table.save_svg(readable_sections(report), path, title=f"rnnshape inspect: {what}"))
     if not report.ok:
         failed = report.failed_checks
-        sys.stderr.write(f"failed: {len(failed)} of {len(report.checks)} checks ({failed[0].name}, ...)\n")
+        _failed(tr("{n} of {total} checks ({first}, ...)", n=len(failed), total=len(report.checks), first=failed[0].name))
     return report.exit_status
 
 
@@ -242,11 +245,13 @@ def verify(
 
         saving_svg(svg, lambda path: table.save_svg(readable_sections(report), path, title=f"rnnshape verify: nn.{spec.module_name}"))
     if not report.ok and report.against is not None:
-        sys.stderr.write(report.against.failure_line(report) + "\n")
+        sys.stderr.write(say(report.against.failure_line(report)) + "\n")
     elif not report.ok:
         d = report.first_divergence
-        where = f" first at layer {d.layer}, {d.direction}, time step {d.time_step} ({d.tensor})" if d else ""
-        sys.stderr.write(f"failed: nn.{spec.module_name} differs from its equations beyond atol={report.atol:g}, rtol={report.rtol:g};{where}\n")
+        where = tr(" first at layer {layer}, {direction}, time step {t} ({tensor})", layer=d.layer, direction=d.direction,
+                   t=d.time_step, tensor=d.tensor) if d else ""
+        _failed(tr("nn.{module} differs from its equations beyond atol={atol:g}, rtol={rtol:g};{where}", module=spec.module_name,
+                   atol=report.atol, rtol=report.rtol, where=where))
     return report.exit_status
 
 
@@ -315,16 +320,16 @@ def sweep(
             advance()
             told = pace.step(time.monotonic())
             if told:
-                sys.stderr.write(told + "\n")
+                sys.stderr.write(say(told) + "\n")
                 sys.stderr.flush()
     if not stream:
         _emit(Sweep(rows, varying(choices)), fmt)
     refused = [r for r in rows if r.error]
     failed = [r for r in rows if r.ok is False]
     if refused:
-        sys.stderr.write(f"sweep: {len(refused)} of {total} configurations refused (the reason is in each row)\n")
+        sys.stderr.write("sweep: " + said("{n} of {total} configurations refused (the reason is in each row)", n=len(refused), total=total) + "\n")
     if failed:
-        sys.stderr.write(f"failed: checks failed for {len(failed)} of {total} configurations\n")
+        _failed(tr("checks failed for {n} of {total} configurations", n=len(failed), total=total))
         return ExitStatus.CHECK_FAILED
     if len(refused) == total:
         return max(r.exit_code for r in refused)  # nothing could be answered: 2, or 3 if the machine refused
@@ -358,10 +363,10 @@ def checkpoint(
         saving_svg(svg, lambda path: table.save_svg(readable_sections(report), path, title=f"rnnshape checkpoint {os.path.basename(file)}"))
     if report.inconsistent:
         names = ", ".join(shown(group.name) for group in report.inconsistent)
-        sys.stderr.write(f"failed: {len(report.inconsistent)} group(s) of keys give no valid layer ({names}); see the report\n")
+        _failed(tr("{n} group(s) of keys give no valid layer ({names}); see the report", n=len(report.inconsistent), names=names))
     failed = [shown(layer.name) for layer in report.layers if not layer.report.ok]
     if failed:
-        sys.stderr.write(f"failed: checks failed for {', '.join(failed)}\n")
+        _failed(tr("checks failed for {names}", names=", ".join(failed)))
     return report.exit_status
 
 
@@ -396,10 +401,10 @@ def check(
     _emit(report, fmt, only)
     if report.explanation is not None:
         e = report.explanation
-        fix = f"; fix: {e.causes[0][2]}" if e.causes else ""
-        sys.stderr.write(f"failed: torch refused these shapes: {e.message}{fix}\n")
+        fix = tr("; fix: {fix}", fix=e.causes[0][2]) if e.causes else ""
+        _failed(tr("torch refused these shapes: {message}{fix}", message=e.message, fix=fix))
     elif not report.ok:
-        sys.stderr.write(f"failed: {len(report.report.failed_checks)} checks failed\n")
+        _failed(tr("{n} checks failed", n=len(report.report.failed_checks)))
     return report.exit_status
 
 
@@ -434,16 +439,17 @@ def summary(
     if len(inputs) < len(needed):
         from rnnshape.errors import SpecError
 
-        raise SpecError("input_shape", f"is needed once per input: {type(model).__name__}.forward takes {', '.join(needed)} "
-                                       f"({len(needed)}), and {len(inputs)} --input-shape were given")
+        raise SpecError("input_shape", tr("is needed once per input: {model}.forward takes {names} ({n}), and {given} --input-shape "
+                                          "were given", model=type(model).__name__, names=", ".join(needed), n=len(needed),
+                                          given=len(inputs)))
     result = run_model(model, make_inputs(model, inputs, high, seed_value, limit), {}, keep_error=True)
     _emit(result, fmt, only)
     if result.error is not None:
         e = result.error
-        fix = f"; fix: {e.causes[0][2]}" if e.causes else ""
-        sys.stderr.write(f"failed: {e.place} raised {e.error_type}: {e.message}{fix}\n")
+        fix = tr("; fix: {fix}", fix=e.causes[0][2]) if e.causes else ""
+        _failed(tr("{place} raised {error}: {message}{fix}", place=e.place, error=e.error_type, message=e.message, fix=fix))
     elif not result.ok:
-        sys.stderr.write(f"failed: checks failed for {', '.join(g.where for g in result.failed)}\n")
+        _failed(tr("checks failed for {names}", names=", ".join(g.where for g in result.failed)))
     return result.exit_status
 
 
@@ -471,6 +477,11 @@ def _progress(total: int) -> Iterator[Callable[[], None]]:
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("sweep", total=total)
         yield lambda: progress.advance(task)
+
+
+def _failed(message: str) -> None:
+    """The line on stderr that says why the exit status is 1: `failed:` as a script greps for it, the rest said."""
+    sys.stderr.write("failed: " + say(message) + "\n")
 
 
 def _emit(report: object, fmt: str, only: tuple[str, ...] | None = None) -> None:

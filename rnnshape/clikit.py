@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 
 
 from rnnshape.errors import ExitStatus
-from rnnshape.language import LanguageProblem, Message, fill, from_environment, parse, say, speaking, tr
+from rnnshape.language import LanguageProblem, Message, fill, from_environment, lang_in, parse, say, speaking, tr
 
 
 def error(message: str) -> None:
@@ -98,18 +98,6 @@ def click_error(message: str) -> str:
 
 
 # -- the language of a run ----------------------------------------------------------------------------
-
-def lang_in(args: list[str]) -> str | None:
-    """The value of --lang among a command line's arguments (before `--`), if one is given."""
-    for i, arg in enumerate(args):
-        if arg == "--":
-            break
-        if arg == "--lang" and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith("--lang="):
-            return arg.split("=", 1)[1]
-    return None
-
 
 def chosen_language(given: str | None) -> speaking:
     """--lang, else RNNSHAPE_LANG, else the locale, spoken inside the `with`; a value naming no language is exit 2."""

@@ -25,7 +25,14 @@ def main() -> None:
     signal.signal(signal.SIGINT, _interrupted)
     if sys.stdout is None:  # started with stdout closed: there is nowhere to write the answer
         if sys.stderr is not None:
-            sys.stderr.write("error: stdout is closed: there is nowhere to write the answer\n")
+            from rnnshape.language import lang_in, said, speaking
+
+            try:
+                with speaking(lang_in(sys.argv[1:])):
+                    reason = said("stdout is closed: there is nowhere to write the answer")
+            except ValueError:  # --lang names no language: that error can wait, this one cannot
+                reason = "stdout is closed: there is nowhere to write the answer"
+            sys.stderr.write(f"error: {reason}\n")
         sys.exit(3)
     from rnnshape import probe
     from rnnshape.cli import main as cli_main

@@ -139,6 +139,18 @@ def parse(value: str, where: str = "--lang") -> str:
     raise LanguageProblem(where, value)
 
 
+def lang_in(args: list[str]) -> str | None:
+    """The value of --lang among a command line's arguments (before `--`), if one is given."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def from_environment(environ: Mapping[str, str] | None = None) -> str:
     """The language when no --lang is given: RNNSHAPE_LANG, else the locale, else English."""
     environ = os.environ if environ is None else environ

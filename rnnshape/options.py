@@ -45,29 +45,31 @@ def _opt(*names: str, help: str, panel: str, metavar: Optional[str] = None) -> A
 
 
 _PACKED = tr("Packed input")
+_CHECKPOINT = tr("Checkpoint")
+_UNKNOWN_PANEL = tr("What the keys cannot tell")
 
 
 _SPEC_OPTIONS: list[tuple[str, Any, Any]] = [
-    ("mode", str, _opt("--mode", help="Which layer (nn.RNN, nn.LSTM, nn.GRU) or one-step cell (nn.RNNCell, ...).", panel=_LAYER, metavar="[" + "|".join(MODES) + "]")),
-    ("input_size", str, _opt("--input-size", help="H_in: features per time step.", panel=_LAYER, metavar="INT")),
-    ("hidden_size", str, _opt("--hidden-size", help="H: hidden state size (H_cell for lstm).", panel=_LAYER, metavar="INT")),
-    ("num_layers", str, _opt("--layers", "--num-layers", help="num_layers: stacked layers.", panel=_LAYER, metavar="INT")),
-    ("bidirectional", bool, _opt("--bidirectional/--unidirectional", help="D = 2 or 1.", panel=_LAYER)),
-    ("batch_first", bool, _opt("--batch-first/--seq-first", help="Layout of input and output (never of h_0/h_n).", panel=_LAYER)),
-    ("bias", bool, _opt("--bias/--no-bias", help="Whether the layer has bias_ih and bias_hh.", panel=_LAYER)),
-    ("nonlinearity", str, _opt("--nonlinearity", help="rnn only.", panel=_LAYER, metavar="[" + "|".join(NONLINEARITIES) + "]")),
-    ("dropout", str, _opt("--dropout", help="Dropout between layers, 0 <= p <= 1.", panel=_LAYER, metavar="P")),
-    ("proj_size", str, _opt("--proj-size", help="lstm only: project h to P < H features.", panel=_LAYER, metavar="INT")),
-    ("seq_len", str, _opt("--seq-len", help=f"L of the dummy input [default: {DEFAULT_SEQ_LEN}; the longest of --lengths; none for a cell].", panel=_RUN, metavar="INT")),
-    ("batch_size", str, _opt("--batch-size", help=f"N of the dummy input, 0 allowed [default: {DEFAULT_BATCH_SIZE}; how many --lengths].", panel=_RUN, metavar="INT")),
-    ("unbatched", bool, _opt("--unbatched", help="Feed 2-D input (L, H_in); 1-D (H_in) to a cell.", panel=_RUN)),
-    ("lengths", str, _opt("--lengths", help="Pack the batch: one length per sequence, e.g. 5,3,2 (N and L follow).", panel=_PACKED, metavar="INT,INT,...")),
-    ("enforce_sorted", bool, _opt("--enforce-sorted/--no-enforce-sorted", help="pack_padded_sequence's enforce_sorted: lengths must be decreasing.", panel=_PACKED)),
-    ("device", str, _opt("--device", help=f"Where to run: {DEVICE_SPELLINGS}.", panel=_RUN, metavar="DEVICE")),
-    ("dtype", str, _opt("--dtype", help="Parameter and input dtype.", panel=_RUN, metavar="[" + "|".join(DTYPES) + "]")),
-    ("seed", str, _opt("--seed", help="Seeds the initial weights and the dummy input.", panel=_RUN, metavar="INT")),
-    ("h0", str, _opt("--h0", help="The dummy h_0: drawn from the seed, or all zeros (torch's own when h_0 is left out), or all ones.", panel=_RUN, metavar="[" + "|".join(STATE_INITS) + "]")),
-    ("c0", str, _opt("--c0", help="The dummy c_0 (lstm): as --h0.", panel=_RUN, metavar="[" + "|".join(STATE_INITS) + "]")),
+    ("mode", str, _opt("--mode", help=helps(tr("Which layer (nn.RNN, nn.LSTM, nn.GRU) or one-step cell (nn.RNNCell, ...).")), panel=_LAYER, metavar="[" + "|".join(MODES) + "]")),
+    ("input_size", str, _opt("--input-size", help=helps(tr("H_in: features per time step.")), panel=_LAYER, metavar="INT")),
+    ("hidden_size", str, _opt("--hidden-size", help=helps(tr("H: hidden state size (H_cell for lstm).")), panel=_LAYER, metavar="INT")),
+    ("num_layers", str, _opt("--layers", "--num-layers", help=helps(tr("num_layers: stacked layers.")), panel=_LAYER, metavar="INT")),
+    ("bidirectional", bool, _opt("--bidirectional/--unidirectional", help=helps(tr("D = 2 or 1.")), panel=_LAYER)),
+    ("batch_first", bool, _opt("--batch-first/--seq-first", help=helps(tr("Layout of input and output (never of h_0/h_n).")), panel=_LAYER)),
+    ("bias", bool, _opt("--bias/--no-bias", help=helps(tr("Whether the layer has bias_ih and bias_hh.")), panel=_LAYER)),
+    ("nonlinearity", str, _opt("--nonlinearity", help=helps(tr("rnn only.")), panel=_LAYER, metavar="[" + "|".join(NONLINEARITIES) + "]")),
+    ("dropout", str, _opt("--dropout", help=helps(tr("Dropout between layers, 0 <= p <= 1.")), panel=_LAYER, metavar="P")),
+    ("proj_size", str, _opt("--proj-size", help=helps(tr("lstm only: project h to P < H features.")), panel=_LAYER, metavar="INT")),
+    ("seq_len", str, _opt("--seq-len", help=helps(tr("L of the dummy input [default: {n}; the longest of --lengths; none for a cell].", n=DEFAULT_SEQ_LEN)), panel=_RUN, metavar="INT")),
+    ("batch_size", str, _opt("--batch-size", help=helps(tr("N of the dummy input, 0 allowed [default: {n}; how many --lengths].", n=DEFAULT_BATCH_SIZE)), panel=_RUN, metavar="INT")),
+    ("unbatched", bool, _opt("--unbatched", help=helps(tr("Feed 2-D input (L, H_in); 1-D (H_in) to a cell.")), panel=_RUN)),
+    ("lengths", str, _opt("--lengths", help=helps(tr("Pack the batch: one length per sequence, e.g. 5,3,2 (N and L follow).")), panel=_PACKED, metavar="INT,INT,...")),
+    ("enforce_sorted", bool, _opt("--enforce-sorted/--no-enforce-sorted", help=helps(tr("pack_padded_sequence's enforce_sorted: lengths must be decreasing.")), panel=_PACKED)),
+    ("device", str, _opt("--device", help=helps(tr("Where to run: {devices}.", devices=DEVICE_SPELLINGS)), panel=_RUN, metavar="DEVICE")),
+    ("dtype", str, _opt("--dtype", help=helps(tr("Parameter and input dtype.")), panel=_RUN, metavar="[" + "|".join(DTYPES) + "]")),
+    ("seed", str, _opt("--seed", help=helps(tr("Seeds the initial weights and the dummy input.")), panel=_RUN, metavar="INT")),
+    ("h0", str, _opt("--h0", help=helps(tr("The dummy h_0: drawn from the seed, or all zeros (torch's own when h_0 is left out), or all ones.")), panel=_RUN, metavar="[" + "|".join(STATE_INITS) + "]")),
+    ("c0", str, _opt("--c0", help=helps(tr("The dummy c_0 (lstm): as --h0.")), panel=_RUN, metavar="[" + "|".join(STATE_INITS) + "]")),
 ]
 # The dummy states' values: what a run feeds, nothing a shape or a drawing depends on.
 _STATE_VALUES = ("h0", "c0")
@@ -112,7 +114,7 @@ def _exit_codes(func: Callable[..., Any]) -> Callable[..., Any]:
             error(exc.cli_message())
             raise typer.Exit(ExitStatus.BAD_INPUT) from None
         except EnvironmentProblem as exc:
-            error(str(exc))
+            error(exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc))  # a Message, said
             raise typer.Exit(ExitStatus.ENVIRONMENT) from None
         except OSError as exc:
             if not is_output_failure(exc):
@@ -188,14 +190,14 @@ def plain_command(func: Callable[..., Any]) -> Callable[..., Any]:
 SchemaKindArgument = Annotated[
     Optional[str],
     typer.Argument(metavar="KIND", show_default=False,
-                   help="inspect, verify, sweep (one row), checkpoint, summary or check; all of them when left out."),
+                   help=helps(tr("inspect, verify, sweep (one row), checkpoint, summary or check; all of them when left out."))),
 ]
 
 
 # Where a checkpoint's run differs from inspect's: the weights are the file's.
 _CHECKPOINT_HELP = {
-    "dtype": "Run in this dtype [default: the dtype the file holds].",
-    "seed": "Seeds the dummy input (the weights are the file's).",
+    "dtype": helps(tr("Run in this dtype [default: the dtype the file holds].")),
+    "seed": helps(tr("Seeds the dummy input (the weights are the file's).")),
 }
 
 
@@ -212,7 +214,8 @@ def checkpoint_command(func: Callable[..., Any]) -> Callable[..., Any]:
             continue
         text, panel = _CHECKPOINT_HELP.get(name, option.help), option.rich_help_panel
         if name in UNKNOWN_FROM_KEYS:
-            text, panel = f"{option.help} Unknown from the keys: assumed {UNKNOWN_FROM_KEYS[name]}.", "What the keys cannot tell"
+            text = helps(tr("{help} Unknown from the keys: assumed {assumed}.", help=option.help, assumed=UNKNOWN_FROM_KEYS[name]))
+            panel = _UNKNOWN_PANEL
         if (text, panel) != (option.help, option.rich_help_panel):
             # typer keeps a first positional declaration in `default` (its older calling style).
             option = typer.Option(option.default, *option.param_decls, help=text, rich_help_panel=panel, metavar=option.metavar)
@@ -230,19 +233,19 @@ def checkpoint_command(func: Callable[..., Any]) -> Callable[..., Any]:
 
 LayerOption = Annotated[
     Optional[str],
-    typer.Option("--layer", metavar="PREFIX", rich_help_panel="Checkpoint",
-                 help="Only this layer: its name as listed (model.module.encoder), or the end of it, if only one ends so (encoder)."),
+    typer.Option("--layer", metavar="PREFIX", rich_help_panel=_CHECKPOINT,
+                 help=helps(tr("Only this layer: its name as listed (model.module.encoder), or the end of it, if only one ends so (encoder)."))),
 ]
 FileArgument = Annotated[
     str,
-    typer.Argument(metavar="FILE", rich_help_panel="Checkpoint", show_default=False,
-                   help="A torch.save file (.pt, .pth, .bin) or .safetensors: what it is is read from its bytes, not its name. "
-                        "A regular file only: a pipe (/dev/stdin) is refused at once, since its tensors are read where they lie."),
+    typer.Argument(metavar="FILE", rich_help_panel=_CHECKPOINT, show_default=False,
+                   help=helps(tr("A torch.save file (.pt, .pth, .bin) or .safetensors: what it is is read from its bytes, not its name. "
+                                 "A regular file only: a pipe (/dev/stdin) is refused at once, since its tensors are read where they lie."))),
 ]
 CheckpointNoRunOption = Annotated[
     bool,
     typer.Option("--no-run", rich_help_panel=_RUN,
-                 help="Keys and shapes only: no values read, nothing run (a safetensors header is read without torch)."),
+                 help=helps(tr("Keys and shapes only: no values read, nothing run (a safetensors header is read without torch)."))),
 ]
 
 # In a sweep a flag and its opposite may both be given: both values are swept.
@@ -260,7 +263,7 @@ def _sweep_flag_params() -> list[pyinspect.Parameter]:
         # typer keeps a first positional declaration in `default` (its older calling style).
         on, _, off = option.default.partition("/")
         off = off or _OPPOSITE_OF[name]
-        for pname, flag, text in ((name, on, option.help), (name + _OPPOSITE, off, f"The opposite of {on}; give both to sweep both.")):
+        for pname, flag, text in ((name, on, option.help), (name + _OPPOSITE, off, helps(tr("The opposite of {flag}; give both to sweep both.", flag=on)))):
             opt = typer.Option(flag, help=text, rich_help_panel=option.rich_help_panel)
             params.append(pyinspect.Parameter(pname, pyinspect.Parameter.KEYWORD_ONLY, annotation=Annotated[bool, opt], default=False))
     return params
@@ -287,13 +290,13 @@ def sweep_command(func: Callable[..., Any]) -> Callable[..., Any]:
 
 FormatOption = Annotated[
     str,
-    typer.Option("--format", "-f", help="Output format.", metavar="[" + "|".join(FORMATS) + "]", rich_help_panel=_OUTPUT),
+    typer.Option("--format", "-f", help=helps(tr("Output format.")), metavar="[" + "|".join(FORMATS) + "]", rich_help_panel=_OUTPUT),
 ]
 
 
 SvgOption = Annotated[
     Optional[str],
-    typer.Option("--svg", help="Also save the picture as an SVG file (for docs).", metavar="FILE", rich_help_panel=_OUTPUT),
+    typer.Option("--svg", help=helps(tr("Also save the picture as an SVG file (for docs).")), metavar="FILE", rich_help_panel=_OUTPUT),
 ]
 
 
@@ -302,21 +305,21 @@ MaxMemoryOption = Annotated[
     typer.Option(
         "--max-memory",
         metavar="SIZE",
-        help="Refuse (exit 3) a run estimated to need more, e.g. 2GB, 512MiB [default: the free memory].",
+        help=helps(tr("Refuse (exit 3) a run estimated to need more, e.g. 2GB, 512MiB [default: the free memory].")),
         rich_help_panel=_RUN,
     ),
 ]
 
 NoRunOption = Annotated[
     bool,
-    typer.Option("--no-run", help="Answer from the formulas alone: no torch, nothing observed.", rich_help_panel=_RUN),
+    typer.Option("--no-run", help=helps(tr("Answer from the formulas alone: no torch, nothing observed.")), rich_help_panel=_RUN),
 ]
 
 TrainOption = Annotated[
     bool,
     typer.Option("--train", rich_help_panel=_RUN,
-                 help="Also run one forward and backward in train mode: every grad's shape, what dropout changes, "
-                      "the bytes autograd saves for backward."),
+                 help=helps(tr("Also run one forward and backward in train mode: every grad's shape, what dropout changes, "
+                               "the bytes autograd saves for backward."))),
 ]
 
 
@@ -335,15 +338,15 @@ def check_svg_path(path: Optional[str]) -> None:
     if path is None:
         return
     if not path.strip():
-        raise SpecError("svg", "must name a file (got '')")
+        raise SpecError("svg", tr("must name a file (got '')"))
     if os.path.exists(path) and not os.path.isfile(path):
-        raise SpecError("svg", f"cannot write {path!r}: it is not a regular file")
+        raise SpecError("svg", tr("cannot write {path!r}: it is not a regular file", path=path))
     existed = os.path.exists(path)
     try:
         with open(path, "ab"):
             pass
     except OSError as exc:
-        raise SpecError("svg", f"cannot write {path!r}: {exc.strerror or exc}") from None
+        raise SpecError("svg", tr("cannot write {path!r}: {reason}", path=path, reason=exc.strerror or str(exc))) from None
     if not existed:
         os.remove(path)
 
@@ -353,24 +356,24 @@ def saving_svg(path: str, save: Callable[[str], None]) -> None:
     try:
         save(path)
     except OSError as exc:
-        raise EnvironmentProblem(f"--svg {path}: cannot write the picture: {exc.strerror or exc}") from None
+        raise EnvironmentProblem(tr("--svg {path}: cannot write the picture: {reason}", path=path, reason=exc.strerror or str(exc))) from None
 
 
 
 AtolOption = Annotated[
     Optional[str],
-    typer.Option("--atol", metavar="A", help="Absolute tolerance [default: by dtype].", rich_help_panel=_OUTPUT),
+    typer.Option("--atol", metavar="A", help=helps(tr("Absolute tolerance [default: by dtype].")), rich_help_panel=_OUTPUT),
 ]
 RtolOption = Annotated[
     Optional[str],
-    typer.Option("--rtol", metavar="R", help="Relative tolerance [default: by dtype].", rich_help_panel=_OUTPUT),
+    typer.Option("--rtol", metavar="R", help=helps(tr("Relative tolerance [default: by dtype].")), rich_help_panel=_OUTPUT),
 ]
 AgainstOption = Annotated[
     Optional[str],
-    typer.Option("--against", metavar="FILE.py:FUNCTION", rich_help_panel="Your own forward",
-                 help="Check your own forward function instead of the explicit loop: it gets the module's weights and "
-                      "the dummy input by its parameters' names (input, h_0, params, weight_ih_l0, ...). This imports "
-                      "FILE and runs its code."),
+    typer.Option("--against", metavar="FILE.py:FUNCTION", rich_help_panel=tr("Your own forward"),
+                 help=helps(tr("Check your own forward function instead of the explicit loop: it gets the module's weights and "
+                               "the dummy input by its parameters' names (input, h_0, params, weight_ih_l0, ...). This imports "
+                               "FILE and runs its code."))),
 ]
 
 
@@ -380,69 +383,69 @@ def tolerance(field: str, text: Optional[str]) -> Optional[float]:
     try:
         return float(text)
     except ValueError:
-        raise SpecError(field, f"must be a number >= 0 (got {text!r})") from None
+        raise SpecError(field, tr("must be a number >= 0 (got {text!r})", text=text)) from None
 
 
 
 SweepFormatOption = Annotated[
     str,
-    typer.Option("--format", "-f", help="Output format.", metavar="[" + "|".join(SWEEP_FORMATS) + "]", rich_help_panel=_OUTPUT),
+    typer.Option("--format", "-f", help=helps(tr("Output format.")), metavar="[" + "|".join(SWEEP_FORMATS) + "]", rich_help_panel=_OUTPUT),
 ]
 
 
 # --- check and summary: what the user really has ---------------------------------------
-_GIVEN = "What you have"
+_GIVEN = tr("What you have")
 
 InputShapeOption = Annotated[
     str,
     typer.Option("--input-shape", metavar="SHAPE", rich_help_panel=_GIVEN, show_default=False,
-                 help="The input's shape, e.g. 8,8,256 (seq-first (L, N, H_in) unless --batch-first)."),
+                 help=helps(tr("The input's shape, e.g. 8,8,256 (seq-first (L, N, H_in) unless --batch-first)."))),
 ]
 H0ShapeOption = Annotated[
     Optional[str],
-    typer.Option("--h0-shape", metavar="SHAPE", rich_help_panel=_GIVEN, help="h_0's shape [default: not given: torch uses zeros]."),
+    typer.Option("--h0-shape", metavar="SHAPE", rich_help_panel=_GIVEN, help=helps(tr("h_0's shape [default: not given: torch uses zeros]."))),
 ]
 C0ShapeOption = Annotated[
     Optional[str],
-    typer.Option("--c0-shape", metavar="SHAPE", rich_help_panel=_GIVEN, help="c_0's shape (lstm; with --h0-shape)."),
+    typer.Option("--c0-shape", metavar="SHAPE", rich_help_panel=_GIVEN, help=helps(tr("c_0's shape (lstm; with --h0-shape)."))),
 ]
 InputDtypeOption = Annotated[
     Optional[str],
     typer.Option("--input-dtype", metavar="DTYPE", rich_help_panel=_GIVEN,
-                 help="The input's dtype, e.g. int64 for token ids [default: --dtype]."),
+                 help=helps(tr("The input's dtype, e.g. int64 for token ids [default: --dtype]."))),
 ]
 CheckLengthsOption = Annotated[
     Optional[str],
     typer.Option("--lengths", metavar="INT,INT,...", rich_help_panel=_GIVEN,
-                 help="Pack the input with pack_padded_sequence and these lengths, as given (torch decides)."),
+                 help=helps(tr("Pack the input with pack_padded_sequence and these lengths, as given (torch decides)."))),
 ]
 CheckEnforceSortedOption = Annotated[
     bool,
-    typer.Option("--enforce-sorted/--no-enforce-sorted", rich_help_panel=_GIVEN, help="pack_padded_sequence's enforce_sorted."),
+    typer.Option("--enforce-sorted/--no-enforce-sorted", rich_help_panel=_GIVEN, help=helps(tr("pack_padded_sequence's enforce_sorted."))),
 ]
 InputShapesOption = Annotated[
     Optional[list[str]],
     typer.Option("--input-shape", metavar="SHAPE", rich_help_panel=_GIVEN, show_default=False,
-                 help="One per positional input of the model's forward, in order, e.g. --input-shape 32,20."),
+                 help=helps(tr("One per positional input of the model's forward, in order, e.g. --input-shape 32,20."))),
 ]
 InputDtypesOption = Annotated[
     Optional[list[str]],
     typer.Option("--input-dtype", metavar="DTYPE", rich_help_panel=_GIVEN, show_default=False,
-                 help="Once for all inputs, or once per input: float32 (default), float64, int64 (token ids), ..."),
+                 help=helps(tr("Once for all inputs, or once per input: float32 (default), float64, int64 (token ids), ..."))),
 ]
 InputHighOption = Annotated[
     Optional[str],
     typer.Option("--input-high", metavar="N", rich_help_panel=_GIVEN,
-                 help="Integer inputs are drawn in [0, N) [default: the smallest num_embeddings of the model's nn.Embedding]."),
+                 help=helps(tr("Integer inputs are drawn in [0, N) [default: the smallest num_embeddings of the model's nn.Embedding]."))),
 ]
 InputSeedOption = Annotated[
     str,
-    typer.Option("--seed", metavar="INT", rich_help_panel=_GIVEN, help="Seeds the inputs drawn."),
+    typer.Option("--seed", metavar="INT", rich_help_panel=_GIVEN, help=helps(tr("Seeds the inputs drawn."))),
 ]
 TargetArgument = Annotated[
     str,
-    typer.Argument(metavar="TARGET", show_default=False, rich_help_panel="Model",
-                   help="path/to/file.py:factory or package.module:factory: a callable returning the model, or the model itself."),
+    typer.Argument(metavar="TARGET", show_default=False, rich_help_panel=tr("Model"),
+                   help=helps(tr("path/to/file.py:factory or package.module:factory: a callable returning the model, or the model itself."))),
 ]
 
 
@@ -454,15 +457,15 @@ def optional_shape(field: str, text: Optional[str]) -> Optional[tuple[int, ...]]
 
 BriefOption = Annotated[
     bool,
-    typer.Option("--brief", rich_help_panel=_OUTPUT, help="Only the answer: the first screen's sections (table, markdown)."),
+    typer.Option("--brief", rich_help_panel=_OUTPUT, help=helps(tr("Only the answer: the first screen's sections (table, markdown)."))),
 ]
 SectionsOption = Annotated[
     Optional[str],
     typer.Option("--sections", metavar="NAME,...", rich_help_panel=_OUTPUT,
-                 help="Only these sections, in the report's order (table, markdown); an unknown name lists them."),
+                 help=helps(tr("Only these sections, in the report's order (table, markdown); an unknown name lists them."))),
 ]
 StyleOption = Annotated[
     str,
     typer.Option("--style", metavar="[" + "|".join(STYLES) + "]", rich_help_panel=_OUTPUT,
-                 help="How the script writes its loop: layer by layer (layers), or as PyTorch's nn.RNN docs do, time outside, layers inside (docs)."),
+                 help=helps(tr("How the script writes its loop: layer by layer (layers), or as PyTorch's nn.RNN docs do, time outside, layers inside (docs)."))),
 ]
