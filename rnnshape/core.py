@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rnnshape.language import speaks
+
 from typing import Any
 
 from rnnshape import training
@@ -10,6 +12,7 @@ from rnnshape.report import Report
 from rnnshape.spec import spec_or_module
 
 
+@speaks
 def inspect(spec: Any = None, *args: Any, run: bool = True, max_memory: int | None = None, train: bool = False,
             **fields: Any) -> Report:
     """Run the layer, compare every shape, parameter and count with the formulas.
@@ -26,6 +29,8 @@ def inspect(spec: Any = None, *args: Any, run: bool = True, max_memory: int | No
     `train=True` also runs one forward and backward in train mode (Report.training: every
     grad's shape, which tensors dropout changed, the bytes autograd saved); it needs a run,
     and an RNNSpec rather than a live module.
+    `lang` ("zh", "en") is the language the report prints and displays in (report.lang);
+    its data and to_dict() are the same in every language.
     Raises SpecError for an invalid spec, EnvironmentProblem when this machine cannot run it,
     TypeError for anything else passed as `spec`; torch's own exception, with an
     explanation attached as a note, when a live module refuses `args`.

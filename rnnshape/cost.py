@@ -18,9 +18,16 @@ import re
 from dataclasses import asdict, dataclass
 
 from rnnshape import theory
+from rnnshape.language import tr
 from rnnshape.spec import RNNSpec
 
-MAC_ITEMS = ("input projections", "recurrences", "projection")
+# Each item's name, as a person reads it (a Message: equal to the English, said in the chosen language).
+INPUT_PROJECTIONS, RECURRENCES, PROJECTION = tr("input projections"), tr("recurrences"), tr("projection")
+BIAS_ADDS, ELEMENTWISE_OPS, PARAMETER_BYTES = tr("bias adds"), tr("elementwise ops"), tr("parameter bytes")
+INFERENCE_BYTES, TRAINING_BYTES = tr("activation bytes (inference)"), tr("activation bytes (training)")
+MAC_ITEMS = (INPUT_PROJECTIONS, RECURRENCES, PROJECTION)
+# The units: MACs stays a symbol; ops and bytes are words.
+OPS, BYTES = tr("ops"), tr("bytes")
 # Each item's name as a JSON/CSV key: the unit says what is counted.
 KEYS = {
     "input projections": "macs_input_projections",
@@ -36,11 +43,11 @@ KEYS = {
 # Elementwise ops per hidden unit and step, counted on PyTorch's documented equations.
 ELEMENTWISE_PER_H = {"rnn": 2, "gru": 11, "lstm": 13}
 _ELEMENTWISE_SPLIT = {
-    "rnn": "the sum of the two products 1, the nonlinearity 1: 2",
-    "gru": "r and z 2 adds + 2 sigmoids, n = tanh(i_n + r*h_n) 3, h' = (1-z)*n + z*h 4: 11 "
-    "(torch's decomposed path computes h' as n + z*(h-n), 3 ops, so it does 10)",
-    "lstm": "the four gate sums 4, 3 sigmoids, tanh of g 1, c' = f*c + i*g 3, h' = o*tanh(c') 2: 13 "
-    "(the projection adds none)",
+    "rnn": tr("the sum of the two products 1, the nonlinearity 1: 2"),
+    "gru": tr("r and z 2 adds + 2 sigmoids, n = tanh(i_n + r*h_n) 3, h' = (1-z)*n + z*h 4: 11 "
+              "(torch's decomposed path computes h' as n + z*(h-n), 3 ops, so it does 10)"),
+    "lstm": tr("the four gate sums 4, 3 sigmoids, tanh of g 1, c' = f*c + i*g 3, h' = o*tanh(c') 2: 13 "
+               "(the projection adds none)"),
 }
 
 
@@ -48,7 +55,7 @@ _ELEMENTWISE_SPLIT = {
 class CostItem:
     name: str
     value: int
-    unit: str  # "MACs", "ops", "bytes"
+    unit: str  # "MACs", "ops", "bytes" (the last two Messages: words a person reads)
     formula: str  # in symbols
     substituted: str  # the numbers put in, then " = value"
     convention: str  # what exactly is counted
@@ -85,7 +92,7 @@ def _input_copied(spec: RNNSpec) -> bool:
 def _item(name, unit, terms, value, convention, scale=("", ""), zero="") -> CostItem:
     """terms: (symbols, numbers) pairs summed; scale: a trailing factor such as ("B", "4"); zero: why no terms."""
     if not terms:
-        return CostItem(name, 0, unit, f"0 ({zero})", "0 = 0", convention)
+        return CostItem(name, 0, unit, tr("0 ({why})", why=zero), "0 = 0", convention)
     sym, num = " + ".join(t[0] for t in terms), " + ".join(t[1] for t in terms)
     if scale[0]:
         sym, num = f"({sym})*{scale[0]}", f"({num})*{scale[1]}"
@@ -112,35 +119,38 @@ def _computed_costs(spec: RNNSpec) -> list[CostItem]:
     each = "" if spec.is_cell else "*D*num_layers"
     steps_sym, steps = rows_sym + each, rows_num + ("" if spec.is_cell else f"*{D}*{layers}")
     per_step = rows * D * layers
-    where = "for the step" if spec.is_cell else "for every layer, direction and step"
+    where = tr("for the step") if spec.is_cell else tr("for every layer, direction and step")
     if spec.is_cell:
         projections = ("N*G*H*H_in", f"{N}*{G}*{H}*{H_in}")
     else:
         projections = (f"{rows_sym}*D*G*H*(H_in + (num_layers-1)*D*H_out)", f"{rows_num}*{D}*{G}*{H}*({H_in} + {layers - 1}*{D}*{H_out})")
     items = [
-        _item("input projections", "MACs", [projections], rows * D * G * H * (H_in + (layers - 1) * D * H_out),
-              f"x_t @ W_ih^T {where}, one multiply-add per MAC" + ("" if spec.is_cell else " (layers above the first read D*H_out features)")),
-        _item("recurrences", "MACs", [(f"{steps_sym}*G*H*{'H' if spec.is_cell else 'H_out'}", f"{steps}*{G}*{H}*{H_out}")],
-              per_step * G * H * H_out, f"h_{{t-1}} @ W_hh^T {where}, one multiply-add per MAC"),
-        _item("projection", "MACs", [(f"{steps_sym}*P*H", f"{steps}*{P}*{H}")] if P else [], per_step * P * H,
-              "only an LSTM with proj_size P computes h_t = W_hr @ (o_t * tanh(c_t)), P*H MACs per layer, direction and step",
-              zero="no proj_size"),
-        _item("bias adds", "ops", [(f"{steps_sym}*2*G*H", f"{steps}*2*{G}*{H}")] if spec.bias else [],
+        _item(INPUT_PROJECTIONS, "MACs", [projections], rows * D * G * H * (H_in + (layers - 1) * D * H_out),
+              tr("x_t @ W_ih^T {where}, one multiply-add per MAC", where=where) if spec.is_cell else
+              tr("x_t @ W_ih^T {where}, one multiply-add per MAC (layers above the first read D*H_out features)",
+                 where=where)),
+        _item(RECURRENCES, "MACs", [(f"{steps_sym}*G*H*{'H' if spec.is_cell else 'H_out'}", f"{steps}*{G}*{H}*{H_out}")],
+              per_step * G * H * H_out, tr("h_{{t-1}} @ W_hh^T {where}, one multiply-add per MAC", where=where)),
+        _item(PROJECTION, "MACs", [(f"{steps_sym}*P*H", f"{steps}*{P}*{H}")] if P else [], per_step * P * H,
+              tr("only an LSTM with proj_size P computes h_t = W_hr @ (o_t * tanh(c_t)), P*H MACs per layer, "
+                 "direction and step"),
+              zero=tr("no proj_size")),
+        _item(BIAS_ADDS, OPS, [(f"{steps_sym}*2*G*H", f"{steps}*2*{G}*{H}")] if spec.bias else [],
               per_step * 2 * G * H * spec.bias,
-              f"b_ih and b_hh are each added once per gate row {where} (torch folds them into addmm, "
-              "whose bias FlopCounterMode does not count)",
+              tr("b_ih and b_hh are each added once per gate row {where} (torch folds them into addmm, "
+                 "whose bias FlopCounterMode does not count)", where=where),
               zero="bias=False"),
-        _item("elementwise ops", "ops",
+        _item(ELEMENTWISE_OPS, OPS,
               [(f"{steps_sym}*{ELEMENTWISE_PER_H[spec.base_mode]}*H", f"{steps}*{ELEMENTWISE_PER_H[spec.base_mode]}*{H}")],
               per_step * ELEMENTWISE_PER_H[spec.base_mode] * H,
-              "each elementwise add or multiply and each activation applied to one element is 1 op, on PyTorch's "
-              f"documented equations, per hidden unit and step: {_ELEMENTWISE_SPLIT[spec.base_mode]}"),
+              tr("each elementwise add or multiply and each activation applied to one element is 1 op, on PyTorch's "
+                 "documented equations, per hidden unit and step: {split}", split=_ELEMENTWISE_SPLIT[spec.base_mode])),
     ]
     symbols, substituted = theory.count_formula(spec)
     total = theory.total_parameters(spec)
     numbers = substituted.rpartition(" = ")[0]
-    items.append(CostItem("parameter bytes", total * B, "bytes", f"({symbols})*B", f"({numbers})*{B} = {total * B}",
-                          f"every entry of named_parameters(), B = {B} bytes per {spec.dtype} element"))
+    items.append(CostItem(PARAMETER_BYTES, total * B, BYTES, f"({symbols})*B", f"({numbers})*{B} = {total * B}",
+                          tr("every entry of named_parameters(), B = {B} bytes per {dtype} element", B=B, dtype=spec.dtype)))
     if spec.is_cell:
         items += _cell_bytes(spec, N, G, H, H_in, B)
     else:
@@ -157,16 +167,16 @@ def _cell_bytes(spec: RNNSpec, N: int, G: int, H: int, H_in: int, B: int) -> lis
     the same per-step figures as their layers.
     """
     states = 4 if spec.lstm else 2  # h_0, h_1 (and c_0, c_1)
-    inference = _item("activation bytes (inference)", "bytes",
+    inference = _item(INFERENCE_BYTES, BYTES,
                       [("N*H_in", f"{N}*{H_in}"), (f"{states}*N*H", f"{states}*{N}*{H}"), ("2*N*G*H", f"2*{N}*{G}*{H}")],
                       (N * H_in + states * N * H + 2 * N * G * H) * B,
-                      "an estimate of what one eval-mode step holds: the input, the states in and out, and the gate "
-                      "projections x W_ih^T and h W_hh^T before they are combined", ("B", str(B)))
+                      tr("an estimate of what one eval-mode step holds: the input, the states in and out, and the gate "
+                         "projections x W_ih^T and h W_hh^T before they are combined"), ("B", str(B)))
     per_h = ("2*H", "2*" + str(H), 2 * H) if spec.base_mode == "rnn" else ("7*H", "7*" + str(H), 7 * H)
-    training = _item("activation bytes (training)", "bytes", [(f"N*(H_in + {per_h[0]})", f"{N}*({H_in} + {per_h[1]})")],
+    training = _item(TRAINING_BYTES, BYTES, [(f"N*(H_in + {per_h[0]})", f"{N}*({H_in} + {per_h[1]})")],
                      N * (H_in + per_h[2]) * B,
-                     "what autograd saves for backward in one train-mode step (requires_grad input, parameters excluded, "
-                     "each storage once), exactly as torch 2.13's CPU cells save it", ("B", str(B)))
+                     tr("what autograd saves for backward in one train-mode step (requires_grad input, parameters "
+                        "excluded, each storage once), exactly as torch 2.13's CPU cells save it"), ("B", str(B)))
     return [inference, training]
 
 
@@ -200,14 +210,14 @@ def _inference_bytes(spec, L, N, D, G, H, H_in, H_out, layers, lstm, B) -> CostI
     peak = W + max(C, Y + 2 * O) if D == 1 else max(max(C, Y) + 2 * W + 2 * O, Y + W + 6 * O)
     states = 2 * layers * D * N * (H_out + (H if lstm else 0))  # h_0/c_0 in, h_n/c_n out
     held = L * N * H_in + (rows * H_in if spec.packed else 0)  # the (padded) input, and its packed data
-    packed = (" For packed input the working set covers sum(lengths) rows, beside the padded batch and its packed "
-              "copy." if spec.packed else "")
-    return _item("activation bytes (inference)", "bytes", terms, (held + states + peak) * B,
-                 "an estimate of the peak an eval-mode torch.no_grad forward holds on torch's decomposed path: input, "
-                 "h_0/c_0, h_n/c_n, the layer below's output (or batch_first's contiguous input copy) and one layer's "
-                 "working set (input projections for all steps, step outputs and their stack); on 120 random small "
-                 "configs it came within 10% under to 22% over the peak torch 2.13's CPU profiler measured, and "
-                 "oneDNN/cuDNN kernels add workspace and weight copies of their own." + packed,
+    packed = (tr(" For packed input the working set covers sum(lengths) rows, beside the padded batch and its packed "
+                 "copy.") if spec.packed else "")
+    return _item(INFERENCE_BYTES, BYTES, terms, (held + states + peak) * B,
+                 tr("an estimate of the peak an eval-mode torch.no_grad forward holds on torch's decomposed path: input, "
+                    "h_0/c_0, h_n/c_n, the layer below's output (or batch_first's contiguous input copy) and one layer's "
+                    "working set (input projections for all steps, step outputs and their stack); on 120 random small "
+                    "configs it came within 10% under to 22% over the peak torch 2.13's CPU profiler measured, and "
+                    "oneDNN/cuDNN kernels add workspace and weight copies of their own.{packed}", packed=packed),
                  ("B", str(B)))
 
 
@@ -242,18 +252,18 @@ def _training_bytes(spec, L, N, D, H, H_in, H_out, P, layers, B) -> CostItem:
                 "lstm": (f"{R}*(7*H + P)", f"{R_num}*(7*{H} + {P})", rows * (7 * H + P))}[spec.mode]
     terms.append((f"num_layers*D*{per_step[0]}", f"{layers}*{D}*{per_step[1]}"))
     value += layers * D * per_step[2]
-    return _item("activation bytes (training)", "bytes", terms, value * B,
-                 "what autograd saves for backward in one train-mode forward (requires_grad input, dropout's masks "
-                 "included, parameters excluded, each storage once; with batch_first one contiguous copy of the input per "
-                 "direction), exactly as torch 2.13's decomposed CPU path "
-                 "saves it (oneDNN off); fused kernels (oneDNN, cuDNN) keep a different workspace" + _PACKED_TRAINING * spec.packed,
+    return _item(TRAINING_BYTES, BYTES, terms, value * B,
+                 tr("what autograd saves for backward in one train-mode forward (requires_grad input, dropout's masks "
+                    "included, parameters excluded, each storage once; with batch_first one contiguous copy of the input per "
+                    "direction), exactly as torch 2.13's decomposed CPU path saves it (oneDNN off); fused kernels (oneDNN, "
+                    "cuDNN) keep a different workspace{packed}", packed=_PACKED_TRAINING if spec.packed else ""),
                  ("B", str(B)))
 
 
 # Measured as the test does (tests/test_cost.py), over random packed configs.
-_PACKED_TRAINING = ("; for packed input the same figures over sum(lengths) rows are an estimate: torch's packed path "
-                    "also saves the states it narrows as sequences end, and this came to 0.80-1.00x of what it saved over 300 random "
-                    "packed configs")
+_PACKED_TRAINING = tr("; for packed input the same figures over sum(lengths) rows are an estimate: torch's packed path "
+                      "also saves the states it narrows as sequences end, and this came to 0.80-1.00x of what it saved over "
+                      "300 random packed configs")
 
 
 def macs_of(items: list[CostItem]) -> int:
@@ -279,19 +289,20 @@ def fused_kernel_note(spec: RNNSpec) -> str | None:
         return None  # the cells run as addmm/mm plus elementwise ops everywhere, which FlopCounterMode counts
     if spec.batch == 0:
         return None  # empty input: neither oneDNN nor cuDNN takes it, and every MAC count is 0 anyway
-    checked = "the MAC figures come from the formulas, checked against FlopCounterMode on the decomposed path"
+    checked = tr("the MAC figures come from the formulas, checked against FlopCounterMode on the decomposed path")
     device = spec.device.split(":")[0]
     if device == "cpu" and spec.mode == "lstm" and not spec.proj_size and not spec.packed and spec.dtype != "float64":
-        when = {"float32": "", "bfloat16": " on CPUs with bfloat16 support",
-                "float16": " under torch.no_grad on CPUs with float16 support"}[spec.dtype]
-        return (f"On CPU{when} torch runs nn.LSTM through oneDNN (mkldnn_rnn_layer) unless torch.backends.mkldnn "
-                f"is disabled, and FlopCounterMode sees no matmul there and reports 0; {checked}.")
+        when = {"float32": "", "bfloat16": tr(" on CPUs with bfloat16 support"),
+                "float16": tr(" under torch.no_grad on CPUs with float16 support")}[spec.dtype]
+        return tr("On CPU{when} torch runs nn.LSTM through oneDNN (mkldnn_rnn_layer) unless torch.backends.mkldnn "
+                  "is disabled, and FlopCounterMode sees no matmul there and reports 0; {checked}.", when=when, checked=checked)
     if device == "cuda":
-        return (f"On CUDA torch runs nn.{spec.module_name} through cuDNN (_cudnn_rnn) when cuDNN is enabled (and, for "
-                f"bfloat16, supports it), and "
-                f"FlopCounterMode sees no matmul there and reports 0; {checked}.")
+        return tr("On CUDA torch runs nn.{module} through cuDNN (_cudnn_rnn) when cuDNN is enabled (and, for "
+                  "bfloat16, supports it), and FlopCounterMode sees no matmul there and reports 0; {checked}.",
+                  module=spec.module_name, checked=checked)
     if device == "mps" and spec.mode == "lstm":
-        return f"On MPS torch runs nn.LSTM as one _lstm_mps kernel, and FlopCounterMode reports 0 for it; {checked}."
+        return tr("On MPS torch runs nn.LSTM as one _lstm_mps kernel, and FlopCounterMode reports 0 for it; {checked}.",
+                  checked=checked)
     return None
 
 

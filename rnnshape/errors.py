@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from rnnshape.language import join
+
 
 class ExitStatus(IntEnum):
     """Exit codes of every rnnshape command (the contract in the design notes)."""
@@ -48,7 +50,7 @@ class SpecError(ValueError):
 
     def __init__(self, field: str, message: str):
         self.field = field
-        self.message = message
+        self.message = message  # a Message (language.tr): said in the chosen language where it is shown
         super().__init__(f"{field} {message}")
 
     @property
@@ -56,11 +58,21 @@ class SpecError(ValueError):
         return option_for(self.field)
 
     def cli_message(self) -> str:
-        return f"{self.option} {self.message}"
+        # Joined, not an f-string: the flag stays as typed, the message is said in the chosen language.
+        return join(" ", (self.option, self.message))
 
 
 class EnvironmentProblem(RuntimeError):
-    """The request is valid but this machine cannot carry it out (exit 3)."""
+    """The request is valid but this machine cannot carry it out (exit 3).
+
+    str() of it is its message itself, a Message (language.tr) where it was made with one,
+    so that `error(str(exc))` says it in the chosen language.
+    """
+
+    def __str__(self) -> str:
+        if len(self.args) == 1 and isinstance(self.args[0], str):
+            return self.args[0]
+        return super().__str__()
 
 
 class FileProblem(SpecError):
@@ -79,7 +91,7 @@ class FileProblem(SpecError):
         from rnnshape.render.text import visible
 
         # A name's newline or escape sequence shown as text (\n, \x1b), not obeyed by the terminal.
-        return f"FILE {shlex.quote(visible(self.path))} {self.message}"
+        return join(" ", ("FILE", shlex.quote(visible(self.path)), self.message))
 
 
 class ArgumentProblem(SpecError):
@@ -93,4 +105,4 @@ class ArgumentProblem(SpecError):
         super().__init__(field, message)
 
     def cli_message(self) -> str:
-        return f"{self.metavar} {self.message}"
+        return join(" ", (self.metavar, self.message))

@@ -197,6 +197,28 @@ class speaking:
             _chosen.reset(self._token)
 
 
+def speaks(func: Any) -> Any:
+    """An API function that takes `lang=` ("zh", "en"): the report it returns is printed and
+    displayed in that language (Shown.lang); its data, to_dict() and JSON, never change."""
+    import functools
+
+    @functools.wraps(func)
+    def call(*args: Any, lang: str | None = None, **kwargs: Any) -> Any:
+        if lang is not None:
+            try:
+                lang = parse(lang, "lang")
+            except LanguageProblem:
+                from rnnshape.errors import SpecError
+
+                raise SpecError("lang", tr("must be zh or en (got {value!r})", value=lang)) from None
+        report = func(*args, **kwargs)
+        if lang is not None:
+            report.lang = lang
+        return report
+
+    return call
+
+
 # -- the catalogs -----------------------------------------------------------------------------------
 
 _catalogs: dict[str, dict[str, str]] = {}

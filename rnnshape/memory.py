@@ -12,6 +12,7 @@ import os
 import re
 
 from rnnshape.errors import EnvironmentProblem, SpecError
+from rnnshape.language import tr
 
 
 def available_bytes() -> int | None:
@@ -55,19 +56,24 @@ def parse_bytes(text: str, field: str = "max_memory") -> int:
     match = _SIZE.match(str(text))
     unit = match.group(3).lower() if match else None
     if not match or unit not in _UNITS:
-        raise SpecError(field, f"must be a size such as 2GB, 512MiB or 1000000 bytes (got {text!r})")
+        raise SpecError(field, tr("must be a size such as 2GB, 512MiB or 1000000 bytes (got {value!r})", value=text))
     exponent = int(match.group(2) or 0)
     # No machine holds 10**30 bytes: a larger exponent is refused before 10**exponent is computed
     # (1e99999999 would take minutes to build, 1e400 overflows a float).
     value = float(match.group(1)) * 10.0 ** exponent * _UNITS[unit] if exponent <= _MAX_EXPONENT else math.inf
     if not math.isfinite(value) or value > _MAX_BYTES:
-        raise SpecError(field, f"must be at most 2**63 bytes (got {text!r})")
+        raise SpecError(field, tr("must be at most 2**63 bytes (got {value!r})", value=text))
     if value < 1:
-        raise SpecError(field, f"must be at least 1 byte (got {text!r})")
+        raise SpecError(field, tr("must be at least 1 byte (got {value!r})", value=text))
     return int(value)
 
 
 _MAX_EXPONENT, _MAX_BYTES = 30, 2**63
+
+
+# What refuse_if_too_big says by default: the run refused, and the way out.
+THIS_RUN = tr("this run")
+META_HINT = tr("use --device meta for shapes without memory")
 
 
 def refuse_if_too_big(
@@ -76,8 +82,8 @@ def refuse_if_too_big(
     device: str,
     available: int | None,
     max_memory: int | None,
-    what: str = "this run",
-    hint: str = "use --device meta for shapes without memory",
+    what: str = THIS_RUN,
+    hint: str = META_HINT,
 ) -> None:
     """Exit 3 with the estimate, what is available (or allowed), and the way out.
 
@@ -85,12 +91,13 @@ def refuse_if_too_big(
     that only fits by swapping takes minutes to answer what meta answers at once.
     """
     if max_memory is not None and needed > max_memory:
-        raise EnvironmentProblem(
-            f"--max-memory: {what} needs about {format_bytes(needed)} ({needed} bytes), "
-            f"more than the {format_bytes(max_memory)} ({max_memory} bytes) allowed; {hint}"
-        )
+        raise EnvironmentProblem(tr(
+            "--max-memory: {what} needs about {size} ({needed} bytes), more than the {allowed} ({max_memory} bytes) "
+            "allowed; {hint}",
+            what=what, size=format_bytes(needed), needed=needed, allowed=format_bytes(max_memory), max_memory=max_memory,
+            hint=hint))
     if available is not None and needed > available:
-        raise EnvironmentProblem(
-            f"--device {device}: {what} needs about {format_bytes(needed)} ({needed} bytes) "
-            f"but {format_bytes(available)} is available; {hint}"
-        )
+        raise EnvironmentProblem(tr(
+            "--device {device}: {what} needs about {size} ({needed} bytes) but {available} is available; {hint}",
+            device=device, what=what, size=format_bytes(needed), needed=needed, available=format_bytes(available),
+            hint=hint))

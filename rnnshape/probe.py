@@ -20,7 +20,8 @@ from typing import Any
 
 from rnnshape import cost, meta_kernels, theory
 from rnnshape.errors import EnvironmentProblem, SpecError
-from rnnshape.memory import available_bytes, format_bytes, refuse_if_too_big
+from rnnshape.language import tr
+from rnnshape.memory import THIS_RUN, available_bytes, format_bytes, refuse_if_too_big
 from rnnshape.spec import RNNSpec
 
 
@@ -90,7 +91,8 @@ def import_torch() -> Any:
             warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
             import torch
     except ImportError as exc:
-        raise EnvironmentProblem(f"torch is not installed ({exc}); install it with: pip install 'torch>=2.2'") from None
+        raise EnvironmentProblem(tr("torch is not installed ({error}); install it with: pip install 'torch>=2.2'",
+                                    error=str(exc))) from None
     if fresh and FREEZE_AFTER_IMPORT:
         gc.freeze()
     return torch
@@ -208,7 +210,7 @@ def run(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, Any]
     return ran
 
 
-def checked_device(spec: RNNSpec, needed: int, *, max_memory: int | None, what: str = "this run") -> tuple[Any, Any]:
+def checked_device(spec: RNNSpec, needed: int, *, max_memory: int | None, what: str = THIS_RUN) -> tuple[Any, Any]:
     """torch and spec's device, once a run of `needed` bytes is known to fit there (else EnvironmentProblem).
 
     Shared by run() and the training run (training.py), each with its own estimate.
@@ -353,7 +355,8 @@ def load_weights(module: Any, weights: dict[str, Any]) -> None:
         module.load_state_dict(weights, strict=True)  # copies, casting to the module's dtype and device
     except RuntimeError as exc:
         detail = " ".join(str(exc).split())
-        raise SpecError("file", f"the saved tensors do not load into {module.__class__.__name__}: {detail}") from None
+        raise SpecError("file", tr("the saved tensors do not load into {module}: {detail}",
+                                   module=module.__class__.__name__, detail=detail)) from None
 
 
 def _pack(torch: Any, spec: RNNSpec, x: Any) -> Any:
@@ -374,7 +377,7 @@ def observe(spec: RNNSpec, *, max_memory: int | None = None, weights: dict[str, 
 
 # The states a call may leave out: torch then starts from zeros.
 _OPTIONAL_INPUTS = ("h_0", "c_0")
-NOT_GIVEN = "not given: torch started from zeros"
+NOT_GIVEN = tr("not given: torch started from zeros")
 
 
 def observation_of(ran: Run, *, weights: dict[str, Any] | None = None, weights_from: str | None = None) -> Observation:
@@ -393,7 +396,7 @@ def observation_of(ran: Run, *, weights: dict[str, Any] | None = None, weights_f
     optional = _OPTIONAL_INPUTS if spec.lstm else _OPTIONAL_INPUTS[:1]
     unavailable = {name: NOT_GIVEN for name in optional if name not in ran.tensors}
     if spec.packed and not has_values:
-        unavailable["padded_output"] = "pad_packed_sequence copies values, and meta tensors have none"
+        unavailable["padded_output"] = tr("pad_packed_sequence copies values, and meta tensors have none")
     return Observation(
         module_repr=repr(ran.module),
         torch_version=ran.torch.__version__,
@@ -417,7 +420,7 @@ def _observe_packing(ran: Run, unavailable: dict[str, str]) -> dict[str, Any]:
     sorted_indices = packed.sorted_indices
     if sorted_indices is not None and sorted_indices.device.type == "meta":
         # torch moves sorted_indices to the input's device; on meta it has no values to read.
-        unavailable["sorted_indices"] = "torch keeps sorted_indices on the input's device, and meta tensors have no values"
+        unavailable["sorted_indices"] = tr("torch keeps sorted_indices on the input's device, and meta tensors have no values")
         sorted_indices = None
     return {
         "lengths": list(ran.spec.lengths or ()),
@@ -589,13 +592,15 @@ def _check_device(torch: Any, name: str) -> Any:
     device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            why = "this torch build has no CUDA support" if torch.version.cuda is None else "no CUDA device is visible"
-            raise EnvironmentProblem(f"--device {name}: CUDA is not available ({why}; torch {torch.__version__})")
+            why = tr("this torch build has no CUDA support") if torch.version.cuda is None else tr("no CUDA device is visible")
+            raise EnvironmentProblem(tr("--device {device}: CUDA is not available ({why}; torch {version})",
+                                        device=name, why=why, version=torch.__version__))
         count = torch.cuda.device_count()
         if (device.index or 0) >= count:
-            raise EnvironmentProblem(f"--device {name}: there is no such device ({count} CUDA device(s): cuda:0..cuda:{count - 1})")
+            raise EnvironmentProblem(tr("--device {device}: there is no such device ({count} CUDA device(s): cuda:0..cuda:{last})",
+                                        device=name, count=count, last=count - 1))
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise EnvironmentProblem(f"--device {name}: MPS is not available on this machine")
+        raise EnvironmentProblem(tr("--device {device}: MPS is not available on this machine", device=name))
     return device
 
 
@@ -609,17 +614,17 @@ _MAX_NUMEL = 2**63 - 1  # torch's sizes are int64
 def check_size(spec: RNNSpec) -> None:
     """Refuse what torch cannot index, or would take minutes to build, before it tries."""
     if spec.num_layers * spec.num_directions > MAX_LAYER_DIRECTIONS:
-        raise EnvironmentProblem(
-            f"--layers {spec.num_layers}: torch builds each layer and direction in Python, in time that "
-            f"grows faster than their number; rnnshape runs at most {MAX_LAYER_DIRECTIONS} "
-            f"(got {spec.num_layers * spec.num_directions})"
-        )
+        raise EnvironmentProblem(tr(
+            "--layers {layers}: torch builds each layer and direction in Python, in time that grows faster than "
+            "their number; rnnshape runs at most {most} (got {got})",
+            layers=spec.num_layers, most=MAX_LAYER_DIRECTIONS, got=spec.num_layers * spec.num_directions))
     # Layers above the second repeat the second's shapes: two layers show the largest tensors.
     two_layers = replace(spec, num_layers=min(spec.num_layers, 2))
     largest = max([math.prod(t.shape) for t in theory.tensors(spec)] + [p.numel for p in theory.parameters(two_layers)])
     if largest > _MAX_NUMEL:
         field = max(("input_size", "hidden_size", "seq_len", "batch_size"), key=lambda f: getattr(spec, f) or 0)
-        raise SpecError(field, f"is too large: a tensor would have {largest} elements, more than torch's int64 sizes hold")
+        raise SpecError(field, tr("is too large: a tensor would have {count} elements, more than torch's int64 sizes hold",
+                                  count=largest))
 
 
 def _cuda_free_bytes(torch: Any, device: Any) -> int:
@@ -635,8 +640,11 @@ def environment_problem(torch: Any, spec: RNNSpec, exc: RuntimeError) -> Environ
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if _out_of_memory(torch, exc):
         needed = theory.run_bytes(spec)
-        return EnvironmentProblem(f"--device {spec.device}: out of memory; this run needs about {format_bytes(needed)} ({needed} bytes): {first_line}")
-    return EnvironmentProblem(f"torch {torch.__version__} cannot run {spec.module_name} in {spec.dtype} on {spec.device}: {first_line}")
+        return EnvironmentProblem(tr("--device {device}: out of memory; this run needs about {size} ({needed} bytes): {error}",
+                                     device=spec.device, size=format_bytes(needed), needed=needed, error=first_line))
+    return EnvironmentProblem(tr("torch {version} cannot run {module} in {dtype} on {device}: {error}",
+                                 version=torch.__version__, module=spec.module_name, dtype=spec.dtype, device=spec.device,
+                                 error=first_line))
 
 
 _ONEDNN_PROJ = "LSTM with projections is not supported with oneDNN"
@@ -650,7 +658,8 @@ def notes(spec: RNNSpec, device: Any, caught: list[warnings.WarningMessage]) -> 
     """
     notes = [clean_warning(str(w.message)) for w in caught if _ONEDNN_PROJ not in str(w.message)]
     if spec.mode == "lstm" and spec.proj_size and device.type == "cpu":
-        notes.append(f"{_ONEDNN_PROJ}: torch runs its default (non-oneDNN) CPU implementation")
+        # torch's own warning, quoted as torch words it; rnnshape's conclusion after it.
+        notes.append(tr("{warning}: torch runs its default (non-oneDNN) CPU implementation", warning=_ONEDNN_PROJ))
     return notes
 
 

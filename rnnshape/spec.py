@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from rnnshape.errors import SpecError, option_for
+from rnnshape.language import tr
 
 LAYER_MODES = ("rnn", "lstm", "gru")
 # The single-step cells: nn.RNNCell, nn.LSTMCell, nn.GRUCell. A cell is one time
@@ -39,8 +40,9 @@ GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 # field -> the value a cell has implicitly (seq_len: none, a cell takes one step).
 _LAYER_ONLY = {"num_layers": 1, "bidirectional": False, "proj_size": 0, "batch_first": False, "dropout": 0.0}
 # What a saved layer's keys cannot tell (state_dict.find), and the value assumed for its dummy run.
-UNKNOWN_FROM_KEYS = {"nonlinearity": "tanh (relu has the same keys)", "batch_first": "False (a constructor argument that no key holds)",
-                     "dropout": "0.0 (no parameter; and a dummy run in eval mode drops nothing)"}
+UNKNOWN_FROM_KEYS = {"nonlinearity": tr("tanh (relu has the same keys)"),
+                     "batch_first": tr("False (a constructor argument that no key holds)"),
+                     "dropout": tr("0.0 (no parameter; and a dummy run in eval mode drops nothing)")}
 # The RNNSpec fields a found layer's run may still be given: what the keys cannot
 # tell, then the dummy input's own (the checkpoint command's flags). Here, not in
 # state_dict.py, so that declaring those flags costs the CLI's start-up nothing.
@@ -86,7 +88,7 @@ class RNNSpec:
         for name in ("mode", "nonlinearity", "device", "dtype", "h0", "c0"):
             value = getattr(self, name)
             if not isinstance(value, str):
-                raise SpecError(name, f"must be a string (got {value!r})")
+                raise SpecError(name, tr("must be a string (got {value!r})", value=value))
             object.__setattr__(self, name, value.strip().lower())
         object.__setattr__(self, "dtype", _DTYPE_ALIASES.get(self.dtype, self.dtype))
         if isinstance(self.lengths, list):  # JSON and RNNSpec(**to_dict()) give a list
@@ -187,24 +189,25 @@ def _validate(spec: RNNSpec) -> None:
     _choice(spec, "h0", STATE_INITS)
     _choice(spec, "c0", STATE_INITS)
     if spec.c0 != "randn" and spec.base_mode != "lstm":
-        raise SpecError("c0", f"is for --mode lstm or lstmcell only; {spec.mode} has no cell state (got --c0 {spec.c0})")
+        raise SpecError("c0", tr("is for --mode lstm or lstmcell only; {mode} has no cell state (got --c0 {c0})",
+                                 mode=spec.mode, c0=spec.c0))
     _choice(spec, "dtype", DTYPES + tuple(_DTYPE_ALIASES))
     if not _DEVICE_RE.match(spec.device):
-        raise SpecError("device", f"must be one of {DEVICE_SPELLINGS} (got {spec.device!r})")
+        raise SpecError("device", tr("must be one of {choices} (got {value!r})", choices=DEVICE_SPELLINGS, value=spec.device))
     if ":" in spec.device and int(spec.device.split(":")[1]) > _MAX_DEVICE_INDEX:
         # torch keeps the index in an int8: cuda:128 would silently become cuda:-128.
-        raise SpecError("device", f"index must be 0..{_MAX_DEVICE_INDEX} (got {spec.device!r})")
+        raise SpecError("device", tr("index must be 0..{most} (got {value!r})", most=_MAX_DEVICE_INDEX, value=spec.device))
 
     for name in ("bias", "batch_first", "bidirectional", "unbatched", "enforce_sorted"):
         if not isinstance(getattr(spec, name), bool):
-            raise SpecError(name, f"must be true or false (got {getattr(spec, name)!r})")
+            raise SpecError(name, tr("must be true or false (got {value!r})", value=getattr(spec, name)))
 
     for name in ("input_size", "hidden_size", "num_layers"):
         _integer(spec, name, minimum=1)
     if spec.num_layers > MAX_LAYERS:
         # Every layer is a block of rows in every answer (and a module torch builds in Python): past this,
         # even the formulas-only answer takes minutes, and no real stack comes near it.
-        raise SpecError("num_layers", f"must be at most {MAX_LAYERS} (got {spec.num_layers})")
+        raise SpecError("num_layers", tr("must be at most {most} (got {value})", most=MAX_LAYERS, value=spec.num_layers))
     if spec.seq_len is not None:
         _integer(spec, "seq_len", minimum=1)
     if spec.batch_size is not None:
@@ -212,13 +215,13 @@ def _validate(spec: RNNSpec) -> None:
     _integer(spec, "proj_size", minimum=0)
     _integer(spec, "seed", minimum=0)
     if spec.seed > _MAX_SEED:
-        raise SpecError("seed", f"must be at most 2**64-1 (got {spec.seed})")
+        raise SpecError("seed", tr("must be at most {most} (got {value})", most="2**64-1", value=spec.seed))
 
     dropout = spec.dropout
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-        raise SpecError("dropout", f"must be a number between 0 and 1 (got {dropout!r})")
+        raise SpecError("dropout", tr("must be a number between 0 and 1 (got {value!r})", value=dropout))
     if not (math.isfinite(dropout) and 0 <= dropout <= 1):
-        raise SpecError("dropout", f"must be a number between 0 and 1 (got {dropout})")
+        raise SpecError("dropout", tr("must be a number between 0 and 1 (got {value})", value=dropout))
 
     if spec.is_cell:
         _validate_cell(spec)
@@ -227,18 +230,21 @@ def _validate(spec: RNNSpec) -> None:
     # Combinations torch refuses, or silently does something else with.
     if spec.proj_size and spec.mode != "lstm":
         raise SpecError(
-            "proj_size", f"is for --mode lstm only (got --proj-size {spec.proj_size} with --mode {spec.mode})"
+            "proj_size", tr("is for --mode lstm only (got --proj-size {proj_size} with --mode {mode})",
+                            proj_size=spec.proj_size, mode=spec.mode)
         )
     if spec.proj_size >= spec.hidden_size:
         raise SpecError(
             "proj_size",
-            f"must be smaller than --hidden-size {spec.hidden_size} (got {spec.proj_size})",
+            tr("must be smaller than --hidden-size {hidden_size} (got {proj_size})",
+               hidden_size=spec.hidden_size, proj_size=spec.proj_size),
         )
     if spec.nonlinearity != "tanh" and spec.base_mode != "rnn":
         # nn.LSTM/nn.GRU (and their cells) have no nonlinearity argument: their gates are fixed.
         raise SpecError(
             "nonlinearity",
-            f"is for --mode rnn or rnncell only; {spec.mode} gates are fixed (got --nonlinearity {spec.nonlinearity})",
+            tr("is for --mode rnn or rnncell only; {mode} gates are fixed (got --nonlinearity {nonlinearity})",
+               mode=spec.mode, nonlinearity=spec.nonlinearity),
         )
 
 
@@ -248,36 +254,49 @@ def _validate_cell(spec: RNNSpec) -> None:
         value = getattr(spec, name)
         if value != implicit:  # types were checked above: bools are bools, numbers numbers
             shown = option_for(name) if value is True else f"{option_for(name)} {value}"
-            raise SpecError(name, f"is for layers, not cells: nn.{spec.module_name} is one step of one layer in one direction (got {shown} with --mode {spec.mode})")
+            raise SpecError(name, tr("is for layers, not cells: nn.{module} is one step of one layer in one direction "
+                                     "(got {shown} with --mode {mode})", module=spec.module_name, shown=shown, mode=spec.mode))
     if spec.seq_len is not None:
-        raise SpecError("seq_len", f"is for layers, not cells: nn.{spec.module_name} takes one time step, (N, H_in), not a sequence (got --seq-len {spec.seq_len} with --mode {spec.mode})")
+        raise SpecError("seq_len", tr("is for layers, not cells: nn.{module} takes one time step, (N, H_in), not a sequence "
+                                      "(got --seq-len {seq_len} with --mode {mode})",
+                                      module=spec.module_name, seq_len=spec.seq_len, mode=spec.mode))
     if spec.lengths is not None:
-        raise SpecError("lengths", f"is for layers, not cells: nn.{spec.module_name} takes one time step, not a packed sequence (got --mode {spec.mode})")
+        raise SpecError("lengths", tr("is for layers, not cells: nn.{module} takes one time step, not a packed sequence "
+                                      "(got --mode {mode})", module=spec.module_name, mode=spec.mode))
 
 
 def _validate_lengths(spec: RNNSpec) -> None:
     """Packed input: the lengths define the batch, so seq_len and batch_size follow from them."""
     if spec.lengths is None:
         if not spec.enforce_sorted:
-            raise SpecError("enforce_sorted", "applies only to packed input: give --lengths too (got --no-enforce-sorted without --lengths)")
+            raise SpecError("enforce_sorted", tr("applies only to packed input: give --lengths too "
+                                                 "(got --no-enforce-sorted without --lengths)"))
         return
     lengths = spec.lengths
     if not isinstance(lengths, tuple) or not lengths:
-        raise SpecError("lengths", f"must be a list of positive integers, one per sequence (got {lengths!r})")
+        raise SpecError("lengths", tr("must be a list of positive integers, one per sequence (got {value!r})", value=lengths))
     for n in lengths:
         if isinstance(n, bool) or not isinstance(n, int):
-            raise SpecError("lengths", f"must be positive integers, one per sequence (got {n!r})")
+            raise SpecError("lengths", tr("must be positive integers, one per sequence (got {value!r})", value=n))
         if n < 1:
-            raise SpecError("lengths", f"must be positive integers: pack_padded_sequence refuses a sequence of length {n} (got {lengths_text(lengths)})")
+            raise SpecError("lengths", tr("must be positive integers: pack_padded_sequence refuses a sequence of length {n} "
+                                          "(got {lengths})", n=n, lengths=lengths_text(lengths)))
     if spec.unbatched:
-        raise SpecError("unbatched", f"cannot be combined with --lengths: packing needs a batch, one sequence per length (got --lengths {lengths_text(lengths)})")
+        raise SpecError("unbatched", tr("cannot be combined with --lengths: packing needs a batch, one sequence per length "
+                                        "(got --lengths {lengths})", lengths=lengths_text(lengths)))
     longest = max(lengths)
     if spec.seq_len is not None and spec.seq_len != longest:
-        raise SpecError("seq_len", f"must equal the longest of --lengths {lengths_text(lengths)}, {longest} (got {spec.seq_len}; leave --seq-len out to take it from --lengths)")
+        raise SpecError("seq_len", tr("must equal the longest of --lengths {lengths}, {longest} "
+                                      "(got {seq_len}; leave --seq-len out to take it from --lengths)",
+                                      lengths=lengths_text(lengths), longest=longest, seq_len=spec.seq_len))
     if spec.batch_size is not None and spec.batch_size != len(lengths):
-        raise SpecError("batch_size", f"must be the number of --lengths, one sequence each: {len(lengths)} (got {spec.batch_size}; leave --batch-size out to take it from --lengths)")
+        raise SpecError("batch_size", tr("must be the number of --lengths, one sequence each: {count} "
+                                         "(got {batch_size}; leave --batch-size out to take it from --lengths)",
+                                         count=len(lengths), batch_size=spec.batch_size))
     if spec.enforce_sorted and list(lengths) != sorted(lengths, reverse=True):
-        raise SpecError("lengths", f"must be in decreasing order with --enforce-sorted, as pack_padded_sequence requires (got {lengths_text(lengths)}); pass --no-enforce-sorted to let torch sort them")
+        raise SpecError("lengths", tr("must be in decreasing order with --enforce-sorted, as pack_padded_sequence requires "
+                                      "(got {lengths}); pass --no-enforce-sorted to let torch sort them",
+                                      lengths=lengths_text(lengths)))
 
 
 def _resolve_dummy_sizes(spec: RNNSpec) -> None:
@@ -300,16 +319,16 @@ def _choice(spec: RNNSpec, name: str, allowed: tuple[str, ...]) -> None:
     value = getattr(spec, name)
     if value not in allowed:
         shown = ", ".join(a for a in allowed if a not in _DTYPE_ALIASES)
-        raise SpecError(name, f"must be one of {shown} (got {value!r})")
+        raise SpecError(name, tr("must be one of {choices} (got {value!r})", choices=shown, value=value))
 
 
 def _integer(spec: RNNSpec, name: str, *, minimum: int) -> None:
     value = getattr(spec, name)
-    kind = "a positive integer" if minimum == 1 else "an integer >= 0"
+    kind = tr("a positive integer") if minimum == 1 else tr("an integer >= 0")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(name, f"must be {kind} (got {value!r})")
+        raise SpecError(name, tr("must be {kind} (got {value!r})", kind=kind, value=value))
     if value < minimum:
-        raise SpecError(name, f"must be {kind} (got {value})")
+        raise SpecError(name, tr("must be {kind} (got {value})", kind=kind, value=value))
 
 
 def parse_int(field: str, text: str) -> int:
@@ -317,7 +336,7 @@ def parse_int(field: str, text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise SpecError(field, f"must be an integer (got {text!r})") from None
+        raise SpecError(field, tr("must be an integer (got {value!r})", value=text)) from None
 
 
 INT_FIELDS = ("input_size", "hidden_size", "num_layers", "proj_size", "seq_len", "batch_size", "seed")
@@ -350,12 +369,13 @@ def parse_lengths(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(item) for item in str(text).split(","))
     except ValueError:
-        raise SpecError("lengths", f"must be a comma list of positive integers, one per sequence (got {text!r})") from None
+        raise SpecError("lengths", tr("must be a comma list of positive integers, one per sequence (got {value!r})",
+                                      value=text)) from None
 
 
 def parse_float(field: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise SpecError(field, f"must be a number between 0 and 1 (got {text!r})") from None
+        raise SpecError(field, tr("must be a number between 0 and 1 (got {value!r})", value=text)) from None
     return value

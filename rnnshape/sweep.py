@@ -19,6 +19,7 @@ from typing import Any
 
 from rnnshape import cost, theory
 from rnnshape.errors import EnvironmentProblem, SpecError
+from rnnshape.language import tr
 from rnnshape.render.shown import Shown
 from rnnshape.spec import RNNSpec, from_flags, parse_field
 
@@ -39,20 +40,21 @@ def values(field: str, text: str | None) -> list[str | None]:
     if field == "lengths":
         alternatives = [item.strip() for item in str(text).split("/")]
         if not all(alternatives):
-            raise SpecError(field, f"has an empty item in its list of alternatives, separated by '/' (got {text!r})")
+            raise SpecError(field, tr("has an empty item in its list of alternatives, separated by '/' (got {value!r})",
+                                      value=text))
         return list(dict.fromkeys(alternatives))
     out: list[str] = []
     for item in str(text).split(","):
         item = item.strip()
         if not item:
-            raise SpecError(field, f"has an empty item in its list (got {text!r})")
+            raise SpecError(field, tr("has an empty item in its list (got {value!r})", value=text))
         match = _RANGE.match(item)
         if match:
             start, stop = int(match.group(1)), int(match.group(2))
             if stop < start:
-                raise SpecError(field, f"range {item} runs backwards; write {stop}..{start}")
+                raise SpecError(field, tr("range {item} runs backwards; write {stop}..{start}", item=item, stop=stop, start=start))
             if stop - start >= MAX_CONFIGURATIONS:
-                raise SpecError(field, f"range {item} has more than {MAX_CONFIGURATIONS} values")
+                raise SpecError(field, tr("range {item} has more than {most} values", item=item, most=MAX_CONFIGURATIONS))
             out += [str(v) for v in range(start, stop + 1)]
         else:
             out.append(item)
@@ -91,8 +93,10 @@ class Pace:
         remaining = each * (self.total - self.done)
         if remaining < self.LONG_S:
             return None
-        return (f"sweep: {self.total} configurations at about {each * 1000:.1f} ms each (measured on {self.done - 1}): "
-                f"about {_duration(remaining)} more; Ctrl-C stops it")
+        # A Message: the CLI says it (language.say) in the chosen language where it writes it.
+        return tr("sweep: {total} configurations at about {each:.1f} ms each (measured on {measured}): "
+                  "about {remaining} more; Ctrl-C stops it",
+                  total=self.total, each=each * 1000, measured=self.done - 1, remaining=_duration(remaining))
 
 
 def _duration(seconds: float) -> str:
@@ -115,7 +119,8 @@ def check_count(choices: dict[str, list[Any]]) -> int:
     n = math.prod(len(v) for v in choices.values())
     if n > MAX_CONFIGURATIONS:
         widest = max(choices, key=lambda f: len(choices[f]))
-        raise SpecError(widest, f"and the other lists make {n} configurations; a sweep runs at most {MAX_CONFIGURATIONS}")
+        raise SpecError(widest, tr("and the other lists make {count} configurations; a sweep runs at most {most}",
+                                   count=n, most=MAX_CONFIGURATIONS))
     return n
 
 

@@ -10,6 +10,7 @@ import functools
 import math
 from dataclasses import dataclass, replace
 
+from rnnshape.language import tr
 from rnnshape.spec import GATES, RNNSpec
 
 DIRECTIONS = ("forward", "reverse")
@@ -80,7 +81,7 @@ class Relation:
 def shape_text(shape: tuple[int, ...] | list[int] | None) -> str:
     """A shape as torch prints it, (5, 3, 20), with the 1-tuple's comma: (20,)."""
     if shape is None:
-        return "missing"
+        return tr("missing")
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -143,29 +144,30 @@ def _computed_tensors(spec: RNNSpec) -> list[TensorInfo]:
         pairs = [(D * layers, "D*num_layers")] + ([] if spec.unbatched else [(N, "N")]) + [(size, dim)]
         return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
 
-    both = " (both directions side by side)" if D == 2 else ""
-    last = "each sequence's own last step" if spec.packed else "last step"
+    both = tr(" (both directions side by side)") if D == 2 else ""
+    last = tr("each sequence's own last step") if spec.packed else tr("last step")
     if spec.packed:
         out = [
-            TensorInfo("input", *seq((H_in, "H_in")), "the padded batch: zeros after each sequence's length"),
+            TensorInfo("input", *seq((H_in, "H_in")), tr("the padded batch: zeros after each sequence's length")),
             TensorInfo("packed_input", (sum(spec.lengths), H_in), ("sum(lengths)", "H_in"),
-                       "PackedSequence.data: the real steps only, time-major"),
+                       tr("PackedSequence.data: the real steps only, time-major")),
         ]
     else:
-        out = [TensorInfo("input", *seq((H_in, "H_in")), "the sequence, every time step")]
-    out.append(TensorInfo("h_0", *state(H_out, "H_out"), "initial state, every layer and direction"))
+        out = [TensorInfo("input", *seq((H_in, "H_in")), tr("the sequence, every time step"))]
+    out.append(TensorInfo("h_0", *state(H_out, "H_out"), tr("initial state, every layer and direction")))
     if spec.lstm:
-        out.append(TensorInfo("c_0", *state(spec.hidden_size, "H_cell"), "initial cell state, every layer and direction"))
+        out.append(TensorInfo("c_0", *state(spec.hidden_size, "H_cell"), tr("initial cell state, every layer and direction")))
     if spec.packed:
         out.append(TensorInfo("packed_output", (sum(spec.lengths), D * H_out), ("sum(lengths)", "D*H_out"),
-                              "the PackedSequence output's .data: top layer, real steps" + both))
+                              tr("the PackedSequence output's .data: top layer, real steps{both}", both=both)))
         out.append(TensorInfo("padded_output", *seq((D * H_out, "D*H_out")),
-                              "pad_packed_sequence(output): zeros after each length" + both))
+                              tr("pad_packed_sequence(output): zeros after each length{both}", both=both)))
     else:
-        out.append(TensorInfo("output", *seq((D * H_out, "D*H_out")), "top layer, every time step" + both))
-    out.append(TensorInfo("h_n", *state(H_out, "H_out"), f"every layer and direction, {last}"))
+        out.append(TensorInfo("output", *seq((D * H_out, "D*H_out")), tr("top layer, every time step{both}", both=both)))
+    out.append(TensorInfo("h_n", *state(H_out, "H_out"), tr("every layer and direction, {last}", last=last)))
     if spec.lstm:
-        out.append(TensorInfo("c_n", *state(spec.hidden_size, "H_cell"), f"cell state, every layer and direction, {last}"))
+        out.append(TensorInfo("c_n", *state(spec.hidden_size, "H_cell"),
+                              tr("cell state, every layer and direction, {last}", last=last)))
     return out
 
 
@@ -179,14 +181,14 @@ def _cell_tensors(spec: RNNSpec) -> list[TensorInfo]:
 
     H = spec.hidden_size
     out = [
-        TensorInfo("input", *shape(spec.input_size, "H_in"), "one time step (the cell has no L: you loop over t)"),
-        TensorInfo("h_0", *shape(H, "H"), "the state before this step"),
+        TensorInfo("input", *shape(spec.input_size, "H_in"), tr("one time step (the cell has no L: you loop over t)")),
+        TensorInfo("h_0", *shape(H, "H"), tr("the state before this step")),
     ]
     if spec.lstm:
-        out.append(TensorInfo("c_0", *shape(H, "H"), "the cell state before this step"))
-    out.append(TensorInfo("h_1", *shape(H, "H"), "the state after this step (feed it back as the next h_0)"))
+        out.append(TensorInfo("c_0", *shape(H, "H"), tr("the cell state before this step")))
+    out.append(TensorInfo("h_1", *shape(H, "H"), tr("the state after this step (feed it back as the next h_0)")))
     if spec.lstm:
-        out.append(TensorInfo("c_1", *shape(H, "H"), "the cell state after this step"))
+        out.append(TensorInfo("c_1", *shape(H, "H"), tr("the cell state after this step")))
     return out
 
 
@@ -276,18 +278,18 @@ def relations(spec: RNNSpec) -> list[Relation]:
     D, H_out, top = spec.num_directions, spec.h_out, (spec.num_layers - 1) * spec.num_directions
     out = [
         Relation(
-            "forward h_n is output's last step",
+            tr("forward h_n is output's last step"),
             f"{_output_index(spec, -1, 0, H_out)} == h_n[{top}]",
-            "the forward direction of the top layer ends at the last time step",
+            tr("the forward direction of the top layer ends at the last time step"),
             (RelationPart(-1, 0, H_out, top),),
         )
     ]
     if D == 2:
         out.append(
             Relation(
-                "reverse h_n is output's first step",
+                tr("reverse h_n is output's first step"),
                 f"{_output_index(spec, 0, H_out, 2 * H_out)} == h_n[{top + 1}]",
-                "the reverse direction runs t = L-1 .. 0, so it ends at step 0",
+                tr("the reverse direction runs t = L-1 .. 0, so it ends at step 0"),
                 (RelationPart(0, H_out, 2 * H_out, top + 1),),
             )
         )
@@ -295,7 +297,8 @@ def relations(spec: RNNSpec) -> list[Relation]:
         parts = tuple(RelationPart(0, d * H_out, (d + 1) * H_out, d) for d in range(D))
         lhs = "output[0]" if spec.unbatched or not spec.batch_first else "output[:, 0]"
         rhs = "h_n[0]" if D == 1 else "cat(h_n[0], h_n[1])"
-        out.append(Relation("output is h_n", f"{lhs} == {rhs}", "one step and one layer: output and h_n hold the same numbers", parts))
+        out.append(Relation(tr("output is h_n"), f"{lhs} == {rhs}",
+                            tr("one step and one layer: output and h_n hold the same numbers"), parts))
     return out
 
 
@@ -305,18 +308,18 @@ def _packed_relations(spec: RNNSpec) -> list[Relation]:
     D, H_out, top, lengths = spec.num_directions, spec.h_out, (spec.num_layers - 1) * spec.num_directions, spec.lengths
     out = [
         Relation(
-            "forward h_n is each sequence's own last step",
+            tr("forward h_n is each sequence's own last step"),
             f"{_output_index(spec, 'lengths[i]-1', 0, H_out, batch='i', name='padded_output')} == h_n[{top}, i]",
-            "the forward direction stops at each sequence's own last real step, not at L-1",
+            tr("the forward direction stops at each sequence's own last real step, not at L-1"),
             tuple(RelationPart(n - 1, 0, H_out, top, batch=i) for i, n in enumerate(lengths)),
         )
     ]
     if D == 2:
         out.append(
             Relation(
-                "reverse h_n is each sequence's step 0",
+                tr("reverse h_n is each sequence's step 0"),
                 f"{_output_index(spec, 0, H_out, 2 * H_out, batch='i', name='padded_output')} == h_n[{top + 1}, i]",
-                "the reverse direction starts at each sequence's own last real step and ends at step 0",
+                tr("the reverse direction starts at each sequence's own last real step and ends at step 0"),
                 tuple(RelationPart(0, H_out, 2 * H_out, top + 1, batch=i) for i in range(len(lengths))),
             )
         )
@@ -324,9 +327,9 @@ def _packed_relations(spec: RNNSpec) -> list[Relation]:
         return out  # every sequence is full length: no padding to check
     out.append(
         Relation(
-            "padding is zeros",
+            tr("padding is zeros"),
             f"{_output_index(spec, 'lengths[i]:', 0, D * H_out, batch='i', name='padded_output')} == 0",
-            "pad_packed_sequence fills the steps after each sequence's end with zeros, not with computed states",
+            tr("pad_packed_sequence fills the steps after each sequence's end with zeros, not with computed states"),
             tuple(RelationPart(n, 0, D * H_out, None, batch=i, time_stop=spec.seq_len) for i, n in enumerate(lengths) if n < spec.seq_len),
         )
     )
@@ -633,30 +636,40 @@ def notes(spec: RNNSpec) -> list[str]:
     """What this config does that a reader might not expect (torch's own warnings come from probe)."""
     out = []
     if spec.is_cell:
-        out.append(f"nn.{spec.module_name} computes one time step; a layer is the loop over t that feeds h_1 back "
-                   f"as the next h_0 (`rnnshape code --mode {spec.mode}` writes that loop and compares it with nn.{spec.module_name[:-4]})")
+        out.append(tr("nn.{module} computes one time step; a layer is the loop over t that feeds h_1 back as the next h_0 "
+                      "(`rnnshape code --mode {mode}` writes that loop and compares it with nn.{layer})",
+                      module=spec.module_name, mode=spec.mode, layer=spec.module_name[:-4]))
     if spec.is_cell and spec.unbatched:
-        out.append(f"--unbatched: the input is 1-D (H_in,) and the states 1-D (H,); --batch-size {spec.batch_size} is not used")
+        out.append(tr("--unbatched: the input is 1-D (H_in,) and the states 1-D (H,); --batch-size {batch_size} is not used",
+                      batch_size=spec.batch_size))
     elif spec.unbatched:
-        out.append(f"--unbatched: the input is 2-D (L, H_in) and the states 2-D; --batch-size {spec.batch_size} is not used")
+        out.append(tr("--unbatched: the input is 2-D (L, H_in) and the states 2-D; --batch-size {batch_size} is not used",
+                      batch_size=spec.batch_size))
         if spec.batch_first:
-            out.append("--batch-first has no effect on unbatched input (torch ignores it)")
+            out.append(tr("--batch-first has no effect on unbatched input (torch ignores it)"))
     elif spec.batch_first:
-        out.append("--batch-first changes input and output only; h_0/h_n (and c_0/c_n) stay (D*num_layers, N, H_out)")
+        out.append(tr("--batch-first changes input and output only; h_0/h_n (and c_0/c_n) stay (D*num_layers, N, H_out)"))
     if spec.dropout > 0:
-        out.append("dropout acts between layers in training mode only; the run is in eval mode (--train adds one in train mode)")
+        out.append(tr("dropout acts between layers in training mode only; the run is in eval mode "
+                      "(--train adds one in train mode)"))
     if spec.device == "meta":
-        out.append("--device meta: shapes only; no values exist, so drawn min/max and the output/h_n relations are not checked")
+        out.append(tr("--device meta: shapes only; no values exist, so drawn min/max and the output/h_n relations "
+                      "are not checked"))
     if spec.batch_size == 0 and not spec.unbatched:
-        out.append("--batch-size 0: torch accepts an empty batch; every tensor with N has no elements")
+        out.append(tr("--batch-size 0: torch accepts an empty batch; every tensor with N has no elements"))
     if spec.packed:
-        sort = ("--enforce-sorted: the lengths are already longest first, so torch keeps no sorted_indices (None)"
+        sort = (tr("--enforce-sorted: the lengths are already longest first, so torch keeps no sorted_indices (None)")
                 if spec.enforce_sorted else
-                "--no-enforce-sorted: torch sorts the batch longest first (sorted_indices) and puts h_n back in the original order")
-        out.append(f"--lengths {','.join(map(str, spec.lengths))}: the RNN runs only the real steps, "
-                   f"batch_sizes[t] sequences at step t; {sort}")
+                tr("--no-enforce-sorted: torch sorts the batch longest first (sorted_indices) and puts h_n back in the "
+                   "original order"))
+        out.append(tr("--lengths {lengths}: the RNN runs only the real steps, batch_sizes[t] sequences at step t; {sort}",
+                      lengths=",".join(map(str, spec.lengths)), sort=sort))
     for name, flag, init in (("h_0", "--h0", spec.h0), ("c_0", "--c0", spec.c0)):
         if init != "randn":
-            same = " (what torch uses when h_0 is left out)" if init == "zeros" and name == "h_0" else ""
-            out.append(f"{flag} {init}: {name} is all {init}{same}, not drawn from the seed; the input is drawn as usual")
+            if init == "zeros" and name == "h_0":
+                out.append(tr("{flag} {init}: {name} is all {init} (what torch uses when h_0 is left out), not drawn from "
+                              "the seed; the input is drawn as usual", flag=flag, init=init, name=name))
+            else:
+                out.append(tr("{flag} {init}: {name} is all {init}, not drawn from the seed; the input is drawn as usual",
+                              flag=flag, init=init, name=name))
     return out

@@ -63,16 +63,17 @@ def chosen_sections(command: str, fmt: str, *, brief: bool = False, names: str |
         return None
     flag = "sections" if names is not None else "brief"
     if brief and names is not None:
-        raise SpecError("sections", "and --brief both choose sections: give one of them")
+        raise SpecError("sections", tr("and --brief both choose sections: give one of them"))
     if fmt not in ("table", "markdown"):
-        raise SpecError(flag, f"chooses sections of the table and markdown formats; -f {fmt} is always whole (the contract)")
+        raise SpecError(flag, tr("chooses sections of the table and markdown formats; -f {fmt} is always whole (the contract)",
+                                 fmt=fmt))
     if brief:
         return BRIEF[command]
     known = SECTION_NAMES[command]
     picked = tuple(dict.fromkeys(n.strip().lower().replace("-", "_") for n in names.split(",") if n.strip()))
     unknown = [n for n in picked if n not in known]
     if not picked or unknown:
-        raise SpecError("sections", f"must be among {', '.join(known)} (got {names!r})")
+        raise SpecError("sections", tr("must be among {choices} (got {value!r})", choices=", ".join(known), value=names))
     return picked
 
 
