@@ -14,6 +14,7 @@ from typing import Any
 
 from rnnshape import cost, theory
 from rnnshape.errors import Verdict
+from rnnshape.language import fill, join, tr
 from rnnshape.probe import Observation
 from rnnshape.render.shown import Shown
 from rnnshape.spec import RNNSpec
@@ -26,7 +27,7 @@ SCHEMA_VERSION = 1
 # 0.45/sqrt(n) of itself: 15% is over 5 of those from 100 values up.
 _UNTRAINED_SPREAD = 0.15
 _MIN_VALUES_FOR_SPREAD = 100
-NOT_RUN_NOTE = "--no-run: predicted from the formulas alone; torch was not imported and nothing was observed or checked"
+NOT_RUN_NOTE = tr("--no-run: predicted from the formulas alone; torch was not imported and nothing was observed or checked")
 
 
 class Check:
@@ -150,37 +151,41 @@ class Report(Verdict, Shown):
     def init_hint(self) -> str:
         """Whether the values still look like PyTorch's init: a hint that the layer was never trained."""
         if not self.ran:
-            return "values not read (--no-run)"
+            return tr("values not read (--no-run)")
         bound = theory.init_bound(self.spec)
         params = self.observation.parameters
         broken = [p.name for p in params if p.non_finite]
         if broken:
-            return f"{len(broken)} of {len(params)} parameters hold NaN or inf values ({', '.join(broken)})"
+            return tr("{n} of {total} parameters hold NaN or inf values ({names})", n=len(broken), total=len(params),
+                      names=", ".join(broken))
         if any(p.min is None and math.prod(p.shape) for p in params):
-            return f"no values to read on {self.observation.device}: the weights have shapes only"
+            return tr("no values to read on {device}: the weights have shapes only", device=self.observation.device)
         outside = [p.name for p in params if p.within_bound is False]
         if outside:
-            return (f"{len(outside)} of {len(params)} parameters have values beyond the init bound {bound:.4g}: "
-                    "trained (or initialised some other way)")
+            return tr("{n} of {total} parameters have values beyond the init bound {bound:.4g}: "
+                      "trained (or initialised some other way)", n=len(outside), total=len(params), bound=bound)
         n = sum(math.prod(p.shape) for p in params)
         if self.spread is None or n < _MIN_VALUES_FOR_SPREAD:
-            return f"every value lies within the init bound {bound:.4g}; {n} values are too few to tell an init by its spread"
+            return tr("every value lies within the init bound {bound:.4g}; {n} values are too few to tell an init by its "
+                      "spread", bound=bound, n=n)
         spread, init_std = self.spread
         if abs(spread / init_std - 1) <= _UNTRAINED_SPREAD:
-            return (f"looks untrained: every value lies within the init bound {bound:.4g}, spread as the init's "
-                    f"U(-b, b) is (std {spread:.4g}; b/sqrt(3) = {init_std:.4g})")
-        return (f"every value lies within the init bound {bound:.4g}, but spread unlike the init (std {spread:.4g}; "
-                f"b/sqrt(3) = {init_std:.4g}): trained a little, or initialised some other way")
+            return tr("looks untrained: every value lies within the init bound {bound:.4g}, spread as the init's "
+                      "U(-b, b) is (std {spread:.4g}; b/sqrt(3) = {init_std:.4g})", bound=bound, spread=spread,
+                      init_std=init_std)
+        return tr("every value lies within the init bound {bound:.4g}, but spread unlike the init (std {spread:.4g}; "
+                  "b/sqrt(3) = {init_std:.4g}): trained a little, or initialised some other way", bound=bound,
+                  spread=spread, init_std=init_std)
 
     def headline(self) -> str:
         counted = [c for c in self.checks if c.ok is not None]
         if not self.ran:
-            verdict = "predicted, not run"
+            verdict = tr("predicted, not run")
         elif self.failed_checks:
-            verdict = f"{len(self.failed_checks)} of {len(counted)} checks failed"
+            verdict = tr("{failed} of {counted} checks failed", failed=len(self.failed_checks), counted=len(counted))
         else:
-            verdict = f"{len(counted)} of {len(counted)} checks held"
-        return f"{theory.constructor_text(self.spec)}: {verdict}"
+            verdict = tr("{held} of {counted} checks held", held=len(counted), counted=len(counted))
+        return join(": ", [theory.constructor_text(self.spec), verdict])
 
     def predicted_parameter(self, name: str) -> theory.ParameterInfo | None:
         if self._by_name is None:  # built once: a 10,000-layer stack has 80,000 parameters to look up
@@ -269,19 +274,19 @@ class Report(Verdict, Shown):
 def _compare(report: Report) -> list[Check]:
     checks = _comparisons(report)
     if not report.ran:  # nothing observed: every comparison would be theory against itself
-        return [Check(c.name, None, c.predicted, "not run") for c in checks]
+        return [Check(c.name, None, c.predicted, tr("not run")) for c in checks]
     return checks + _training_checks(report.training)
 
 
 # inspect --train's checks, in words (together, to be translated together).
 _TRAINING_CHECKS = {
-    "grad": "grad of {name} has its shape",
-    "no_grad": "no grad",
-    "dropout": "dropout: {label} in train mode vs eval mode",
-    "changed": "changed",
-    "changed_count": "changed ({differing} of {numel})",
-    "untouched": "untouched",
-    "not_compared": "not compared",
+    "grad": tr("grad of {name} has its shape"),
+    "no_grad": tr("no grad"),
+    "dropout": tr("dropout: {label} in train mode vs eval mode"),
+    "changed": tr("changed"),
+    "changed_count": tr("changed ({differing} of {numel})"),
+    "untouched": tr("untouched"),
+    "not_compared": tr("not compared"),
 }
 
 
@@ -290,14 +295,14 @@ def _training_checks(training: Training | None) -> list[Check]:
     if training is None:
         return []
     t = _TRAINING_CHECKS
-    checks = [Check(t["grad"].format(name=g.name), g.held, shape_text(g.shape),
+    checks = [Check(fill(t["grad"], name=g.name), g.held, shape_text(g.shape),
                     t["no_grad"] if g.grad_shape is None else shape_text(g.grad_shape)) for g in training.gradients]
     for d in training.dropout:
         if d.changed is None:
             seen = t["not_compared"]
         else:
-            seen = t["changed_count"].format(differing=d.differing, numel=d.numel) if d.changed else t["untouched"]
-        checks.append(Check(t["dropout"].format(label=d.label), d.held, t["changed" if d.predicted else "untouched"], seen))
+            seen = fill(t["changed_count"], differing=d.differing, numel=d.numel) if d.changed else t["untouched"]
+        checks.append(Check(fill(t["dropout"], label=d.label), d.held, t["changed" if d.predicted else "untouched"], seen))
     return checks
 
 
@@ -307,36 +312,37 @@ def _comparisons(report: Report) -> list[Check]:
     for t in report.tensors:
         seen = obs.tensors.get(t.name)
         if t.name in obs.unavailable:
-            checks.append(Check(f"shape of {t.name}", None, shape_text(t.shape), f"unavailable: {obs.unavailable[t.name]}"))
+            checks.append(Check(tr("shape of {name}", name=t.name), None, shape_text(t.shape),
+                                tr("unavailable: {why}", why=obs.unavailable[t.name])))
         else:
-            checks.append(Check(f"shape of {t.name}", seen == t.shape, functools.partial(shape_text, t.shape),
+            checks.append(Check(tr("shape of {name}", name=t.name), seen == t.shape, functools.partial(shape_text, t.shape),
                                 functools.partial(shape_text, seen)))
     if report.spec.packed:
         checks += _packing_checks(report)
 
     observed = {p.name: p for p in obs.parameters}
     predicted_names = [p.name for p in report.parameters]
-    checks.append(Check("parameter names and order", predicted_names == list(observed),
+    checks.append(Check(tr("parameter names and order"), predicted_names == list(observed),
                         functools.partial(", ".join, predicted_names), functools.partial(", ".join, list(observed))))
     for p in report.parameters:
         seen = observed.get(p.name)
-        checks.append(Check(f"shape of {p.name}", seen is not None and seen.shape == p.shape,
+        checks.append(Check(tr("shape of {name}", name=p.name), seen is not None and seen.shape == p.shape,
                             functools.partial(shape_text, p.shape), functools.partial(shape_text, seen.shape if seen else None)))
     bound = theory.init_bound(report.spec)
     bound_text = f"[-{bound!r}, {bound!r}]"
     for p in obs.parameters if obs.weights_from is None else ():  # saved weights may have left the bound
-        checks.append(Check(f"{p.name} drawn within the init bound", p.within_bound, bound_text,
+        checks.append(Check(tr("{name} drawn within the init bound", name=p.name), p.within_bound, bound_text,
                             functools.partial(_drawn_text, p)))
 
-    checks.append(Check("total parameters", report.predicted_total == report.observed_total, str(report.predicted_total), str(report.observed_total)))
+    checks.append(Check(tr("total parameters"), report.predicted_total == report.observed_total, str(report.predicted_total), str(report.observed_total)))
     for r in report.relations:
         held = obs.relations.get(r.name)
-        checks.append(Check(r.name, held, r.text, {True: "held", False: "differs", None: "not checked"}[held]))
+        checks.append(Check(r.name, held, r.text, {True: tr("held"), False: tr("differs"), None: tr("not checked")}[held]))
     return checks
 
 
 def _drawn_text(p: Any) -> str:
-    return "unavailable" if p.min is None else f"[{p.min!r}, {p.max!r}]"
+    return tr("unavailable") if p.min is None else f"[{p.min!r}, {p.max!r}]"
 
 
 def _packing_checks(report: Report) -> list[Check]:
@@ -345,7 +351,8 @@ def _packing_checks(report: Report) -> list[Check]:
     checks = []
     for key in ("batch_sizes", "sorted_indices"):
         if key in report.observation.unavailable:
-            checks.append(Check(key, None, str(predicted[key]), f"unavailable: {report.observation.unavailable[key]}"))
+            checks.append(Check(key, None, str(predicted[key]), tr("unavailable: {why}", why=report.observation.unavailable[key])))
         else:
-            checks.append(Check(key, seen.get(key) == predicted[key], str(predicted[key]), str(seen.get(key, "missing"))))
+            observed = str(seen[key]) if key in seen else tr("missing")
+            checks.append(Check(key, seen.get(key) == predicted[key], str(predicted[key]), observed))
     return checks

@@ -27,45 +27,58 @@ from typing import Any
 
 from rnnshape import cost, theory
 from rnnshape.errors import EnvironmentProblem, SpecError
+from rnnshape.language import fill, tr
 from rnnshape.memory import format_bytes
 from rnnshape.spec import RNNSpec
 
 # Everything a person reads, in one place (to be translated together).
+# Sentences are tr() (said in the chosen language); the loss and the kernels' names are code, as they are.
 TEXT = {
-    "no_run": "needs a run: --no-run answers from the formulas alone, and gradients come only from torch (give one of them)",
-    "live_module": "takes a layer described by an RNNSpec (or flags): a live module's grads and random state are its owner's",
-    "cannot_train": "torch {version} cannot train nn.{module} in {dtype} on {device}: {error}",
-    "out_of_memory": "--device {device}: out of memory in the training run; it needs about {size} ({needed} bytes): {error}",
-    "what": "this training run (forward, backward and an eval-mode comparison)",
+    "no_run": tr("needs a run: --no-run answers from the formulas alone, and gradients come only from torch (give one of "
+                 "them)"),
+    "live_module": tr("takes a layer described by an RNNSpec (or flags): a live module's grads and random state are its "
+                      "owner's"),
+    "cannot_train": tr("torch {version} cannot train nn.{module} in {dtype} on {device}: {error}"),
+    "out_of_memory": tr("--device {device}: out of memory in the training run; it needs about {size} ({needed} bytes): "
+                        "{error}"),
+    "what": tr("this training run (forward, backward and an eval-mode comparison)"),
     "loss_layer": "output.sum() + h_n.sum()",
     "loss_packed": "packed_output.data.sum() + h_n.sum()",
     "loss_cell": "h_1.sum()",
     "loss_c_layer": " + c_n.sum()",
     "loss_c_cell": " + c_1.sum()",
-    "dropout_acts": (
+    "dropout_acts": tr(
         "torch applies dropout (p = {p:g}) to each layer's output before the next layer reads it, and never to the "
-        "last layer's output: layer 0's h_n{c} {is_are} untouched, since layer 0 computes {it_them} before any dropout; the "
-        "layers above read a dropped input, so their h_n{c} rows and the output change"
+        "last layer's output: layer 0's h_n is untouched, since layer 0 computes it before any dropout; the "
+        "layers above read a dropped input, so their h_n rows and the output change"
     ),
-    "dropout_zero": "dropout is 0: train mode and eval mode compute the same thing, so nothing changes",
-    "dropout_one_layer": (
+    "dropout_acts_lstm": tr(
+        "torch applies dropout (p = {p:g}) to each layer's output before the next layer reads it, and never to the "
+        "last layer's output: layer 0's h_n and c_n are untouched, since layer 0 computes them before any dropout; the "
+        "layers above read a dropped input, so their h_n and c_n rows and the output change"
+    ),
+    "dropout_zero": tr("dropout is 0: train mode and eval mode compute the same thing, so nothing changes"),
+    "dropout_one_layer": tr(
         "dropout (p = {p:g}) acts only between layers, and one layer has none above it: nothing changes "
         "(torch warns about this)"
     ),
-    "dropout_cell": "a cell has no dropout: train mode and eval mode compute the same step, so nothing changes",
-    "dropout_meta": "meta tensors have no values: what dropout changed cannot be compared here (shapes only)",
-    "dropout_empty": "the batch is empty (N = 0): there are no values for dropout to change",
-    "requires_grad": "{names} were made requires_grad=True for this run; a real batch usually is not, and then has no grad",
+    "dropout_cell": tr("a cell has no dropout: train mode and eval mode compute the same step, so nothing changes"),
+    "dropout_meta": tr("meta tensors have no values: what dropout changed cannot be compared here (shapes only)"),
+    "dropout_empty": tr("the batch is empty (N = 0): there are no values for dropout to change"),
+    "requires_grad": tr("{names} were made requires_grad=True for this run; a real batch usually is not, and then has no "
+                        "grad"),
+    "and": tr("{one} and {other}"),
     "path_onednn": "oneDNN (mkldnn_rnn_layer)",
     "path_cudnn": "cuDNN (_cudnn_rnn)",
     "path_mps": "MPS (_lstm_mps)",
-    "path_decomposed": "decomposed (aten ops per step)",
-    "fused_saves_more": (
+    "path_decomposed": tr("decomposed (aten ops per step)"),
+    "fused_saves_more": tr(
         "torch ran {path}, which saves a workspace of its own; the estimate counts what the decomposed path saves "
         "(torch.backends.mkldnn off on CPU), so the two differ"
     ),
-    "packed_estimate": "for packed input the estimate is approximate (torch's packed path also saves the states it narrows as sequences end)",
-    "meta_saved": "on meta the saved storages are sized but never allocated: what the decomposed path would save",
+    "packed_estimate": tr("for packed input the estimate is approximate (torch's packed path also saves the states it "
+                          "narrows as sequences end)"),
+    "meta_saved": tr("on meta the saved storages are sized but never allocated: what the decomposed path would save"),
 }
 
 
@@ -208,14 +221,12 @@ def dropout_note(spec: RNNSpec, device_type: str) -> str:
     if spec.dropout == 0:
         return TEXT["dropout_zero"]
     if spec.num_layers == 1:
-        return TEXT["dropout_one_layer"].format(p=spec.dropout)
+        return fill(TEXT["dropout_one_layer"], p=spec.dropout)
     if device_type == "meta":
         return TEXT["dropout_meta"]
     if spec.batch == 0:
         return TEXT["dropout_empty"]
-    c = " and c_n" if spec.lstm else ""
-    return TEXT["dropout_acts"].format(p=spec.dropout, c=c, is_are="are" if spec.lstm else "is",
-                                       it_them="them" if spec.lstm else "it")
+    return fill(TEXT["dropout_acts_lstm" if spec.lstm else "dropout_acts"], p=spec.dropout)
 
 
 # --- memory -----------------------------------------------------------------------------------
@@ -323,9 +334,9 @@ def _train(torch: Any, spec: RNNSpec, device: Any, module: Any, ran: Any) -> Tra
                  for name, kind, t in leaves]
     measured = SavedBytes(sum(saved.values()), len(saved), _estimate(spec), path)
     names = [name for name, kind, _ in leaves if kind == "input"]
-    inputs = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    inputs = names[0] if len(names) == 1 else fill(TEXT["and"], one=", ".join(names[:-1]), other=names[-1])
     return Training(loss_text(spec), gradients, _dropout_effects(torch, spec, device, reference, ran.tensors),
-                    dropout_note(spec, device.type), measured, TEXT["requires_grad"].format(names=inputs),
+                    dropout_note(spec, device.type), measured, fill(TEXT["requires_grad"], names=inputs),
                     _saved_notes(spec, device, measured))
 
 
@@ -440,7 +451,7 @@ def _dropout_effects(torch: Any, spec: RNNSpec, device: Any, before: dict[str, A
 def _saved_notes(spec: RNNSpec, device: Any, saved: SavedBytes) -> list[str]:
     notes = []
     if saved.fused and saved.measured != saved.estimated:
-        notes.append(TEXT["fused_saves_more"].format(path=saved.path_name))
+        notes.append(fill(TEXT["fused_saves_more"], path=saved.path_name))
     if spec.packed:
         notes.append(TEXT["packed_estimate"])
     if device.type == "meta":
@@ -454,7 +465,7 @@ def _problem(torch: Any, spec: RNNSpec, exc: RuntimeError) -> EnvironmentProblem
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if probe._out_of_memory(torch, exc):
         needed = run_bytes(spec)
-        return EnvironmentProblem(TEXT["out_of_memory"].format(device=spec.device, size=format_bytes(needed),
-                                                               needed=needed, error=first_line))
-    return EnvironmentProblem(TEXT["cannot_train"].format(version=torch.__version__, module=spec.module_name,
-                                                          dtype=spec.dtype, device=spec.device, error=first_line))
+        return EnvironmentProblem(fill(TEXT["out_of_memory"], device=spec.device, size=format_bytes(needed),
+                                       needed=needed, error=first_line))
+    return EnvironmentProblem(fill(TEXT["cannot_train"], version=torch.__version__, module=spec.module_name,
+                                   dtype=spec.dtype, device=spec.device, error=first_line))

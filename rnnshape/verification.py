@@ -20,6 +20,7 @@ from typing import Any, Callable
 from rnnshape import probe, theory
 from rnnshape import reference as reference_module
 from rnnshape.errors import EnvironmentProblem, SpecError, Verdict
+from rnnshape.language import join, speaks, tr
 from rnnshape.memory import available_bytes, refuse_if_too_big
 from rnnshape.render.shown import Shown
 from rnnshape.report import SCHEMA_VERSION
@@ -106,9 +107,12 @@ class VerifyReport(Verdict, Shown):
 
     def headline(self) -> str:
         if self.against is not None:
-            return f"{theory.constructor_text(self.spec)}: {self.against.headline(self)}"
-        verdict = "the equations give what torch gives" if self.ok else "torch and the equations differ"
-        return f"{theory.constructor_text(self.spec)}: {verdict} (largest error {self.max_abs_error:.3g})"
+            return join(": ", [theory.constructor_text(self.spec), self.against.headline(self)])
+        if self.ok:
+            verdict = tr("the equations give what torch gives (largest error {error:.3g})", error=self.max_abs_error)
+        else:
+            verdict = tr("torch and the equations differ (largest error {error:.3g})", error=self.max_abs_error)
+        return join(": ", [theory.constructor_text(self.spec), verdict])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +132,7 @@ class VerifyReport(Verdict, Shown):
 Reference = Callable[..., "reference_module.ReferenceResult"]
 
 
+@speaks
 def verify(
     spec: Any = None,
     *args: Any,
@@ -248,7 +253,7 @@ def verify(
 def _check_runnable(spec: RNNSpec, max_memory: int | None) -> None:
     probe.check_size(spec)  # what torch cannot hold is a bad value (exit 2) before it is a lack of memory (3)
     if spec.device == "meta":
-        raise EnvironmentProblem("--device meta: values do not exist there, so there is nothing to verify; use --device cpu")
+        raise EnvironmentProblem(tr("--device meta: values do not exist there, so there is nothing to verify; use --device cpu"))
     _check_memory(spec, max_memory)
 
 
@@ -358,8 +363,8 @@ def _check_memory(spec: RNNSpec, max_memory: int | None) -> None:
         device=spec.device,
         available=available_bytes() if in_host else None,
         max_memory=max_memory,
-        what="verify (the reference runs in float64)",
-        hint="use a smaller --seq-len or --batch-size",
+        what=tr("verify (the reference runs in float64)"),
+        hint=tr("use a smaller --seq-len or --batch-size"),
     )
 
 
@@ -367,9 +372,9 @@ def _tolerance(name: str, value: Any, default: float | None) -> float | None:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(name, f"must be a number >= 0 (got {value!r})")
+        raise SpecError(name, tr("must be a number >= 0 (got {value!r})", value=value))
     if not (math.isfinite(value) and value >= 0):
-        raise SpecError(name, f"must be a number >= 0 (got {value})")
+        raise SpecError(name, tr("must be a number >= 0 (got {value})", value=value))
     return float(value)
 
 
@@ -446,10 +451,10 @@ def _notes(spec: RNNSpec, ran: probe.Run, *, lower_compared: bool = True, own_re
     (not a hook's, such as a learner's function, whose notes are its own)."""
     notes = probe.notes(spec, ran.device, ran.warnings)
     if spec.num_layers > 1 and lower_compared:
-        notes.append("layers below the top are compared through torch modules holding only layers 0..k of these weights")
+        notes.append(tr("layers below the top are compared through torch modules holding only layers 0..k of these weights"))
     if spec.packed and own_reference:
-        notes.append("packed input: the reference runs each sequence alone, up to its own length (the reverse direction "
-                     "from its own last step); the steps after it must be 0 in torch's padded output too")
+        notes.append(tr("packed input: the reference runs each sequence alone, up to its own length (the reverse direction "
+                        "from its own last step); the steps after it must be 0 in torch's padded output too"))
     if spec.batch_size == 0 and not spec.unbatched:
-        notes.append("--batch-size 0: the batch is empty, so there is nothing to compare; every error is 0")
+        notes.append(tr("--batch-size 0: the batch is empty, so there is nothing to compare; every error is 0"))
     return notes

@@ -8,13 +8,22 @@ the config was read from the keys, and the saved values' statistics.
 from __future__ import annotations
 
 
-from rnnshape import theory
+from rnnshape import checkpoint_file, theory
 from rnnshape.checkpoint_file import IN_MEMORY
 from rnnshape.checkpoint_report import CheckpointReport, LayerReport, shown
+from rnnshape.language import join, tr
 from rnnshape.render.sections import FAILED, Section, given_parameters_section, notes_section, shape_sections, totals_section
 
 # The config fields the keys tell, in RNNSpec's order, then those they cannot.
 _READ = ("mode", "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "proj_size")
+
+
+# The file's format as a person reads it (JSON's "format" keeps the English name).
+FORMAT_SAID = {
+    checkpoint_file.TORCH_ZIP: tr("torch.save zip archive"),
+    checkpoint_file.TORCH_LEGACY: tr("torch.save legacy pickle"),
+    IN_MEMORY: tr("in memory"),
+}
 
 
 def sections(report: CheckpointReport) -> list[Section]:
@@ -28,24 +37,25 @@ def sections(report: CheckpointReport) -> list[Section]:
 
 def file_section(report: CheckpointReport) -> Section:
     contents = report.contents
-    whole = "the state_dict itself" if contents.format == IN_MEMORY else "the file itself"
-    where = "; ".join(f"checkpoint{s.where}: {_tensors(len(s.shapes))}" if s.path else f"{whole}: {_tensors(len(s.shapes))}"
-                      for s in contents.state_dicts) or "none"
-    found = ", ".join(f"{shown(layer.name)} (nn.{layer.report.spec.module_name})" for layer in report.layers) or "none"
-    rows = [["format", contents.format], ["state_dicts", where], ["recurrent", found]]
+    whole = tr("the state_dict itself") if contents.format == IN_MEMORY else tr("the file itself")
+    where = join("; ", [tr("{where}: {tensors}", where=_place(s) if s.path else whole, tensors=_tensors(len(s.shapes)))
+                        for s in contents.state_dicts]) or tr("none")
+    found = join(", ", [join(" ", [shown(layer.name), f"(nn.{layer.report.spec.module_name})"])
+                        for layer in report.layers]) or tr("none")
+    rows = [[tr("format"), FORMAT_SAID.get(contents.format, contents.format)], ["state_dicts", where], [tr("recurrent"), found]]
     if report.inconsistent:
-        rows.append(["not understood", ", ".join(shown(group.name) for group in report.inconsistent)])
+        rows.append([tr("not understood"), join(", ", [shown(group.name) for group in report.inconsistent])])
     if not report.layers and not report.inconsistent:
-        rows += [["holds" if i == 0 else "", line] for i, line in enumerate(contents.outline)]
+        rows += [[tr("holds") if i == 0 else "", line] for i, line in enumerate(contents.outline)]
     lines = list(report.notes)
-    return Section(f"checkpoint {contents.file}", ["", ""], rows, lines=lines, prose={1}, name="file")
+    return Section(tr("checkpoint {file}", file=contents.file), ["", ""], rows, lines=lines, prose={1}, name="file")
 
 
 def layer_sections(layer: LayerReport) -> list[Section]:
     return [
         config_section(layer),
         *shape_sections(layer.report),
-        given_parameters_section(layer.report, f"parameters of {shown(layer.name)} as saved"),
+        given_parameters_section(layer.report, tr("parameters of {layer} as saved", layer=shown(layer.name))),
         totals_section(layer.report),
         notes_section(layer.report),
     ]
@@ -55,26 +65,39 @@ def config_section(layer: LayerReport) -> Section:
     spec = layer.report.spec
     config = spec.to_dict()
     rows = [[name, str(config[name]), layer.found.evidence.get(name, "")] for name in _READ if name in layer.found.evidence]
-    rows += [[name, str(config[name]), f"assumed: {why}"] for name, why in layer.assumed.items()]
-    dtype = spec.dtype if spec.dtype == layer.file_dtype else f"{spec.dtype} (the file holds {layer.file_dtype})"
+    rows += [[name, str(config[name]), tr("assumed: {why}", why=why)] for name, why in layer.assumed.items()]
+    if spec.dtype == layer.file_dtype:
+        dtype = spec.dtype
+    else:
+        dtype = tr("{dtype} (the file holds {file_dtype})", dtype=spec.dtype, file_dtype=layer.file_dtype)
     rows += [
-        ["dummy input", theory.shape_text(layer.report.tensors[0].shape), "--seq-len, --batch-size, --unbatched, --lengths"],
-        ["device, dtype", f"{layer.report.observation.device}, {dtype}", "--device, --dtype"],
+        [tr("dummy input"), theory.shape_text(layer.report.tensors[0].shape), "--seq-len, --batch-size, --unbatched, --lengths"],
+        ["device, dtype", join(", ", [layer.report.observation.device, dtype]), "--device, --dtype"],
     ]
-    where = f"checkpoint{layer.state_dict.where}, " if layer.state_dict.path else ""
-    keys = f"{where}{len(layer.found.keys)} keys" + (f" under {layer.found.prefix}" if layer.found.prefix else "")
-    title = f"{shown(layer.name)}: {theory.constructor_text(spec)}, from {keys}"
-    return Section(title, ["config", "value", "read from"], rows, code={1}, prose={2}, optional=(2,), name="config")
+    count = len(layer.found.keys)
+    if layer.found.prefix:
+        keys = tr("{count} keys under {prefix}", count=count, prefix=layer.found.prefix)
+    else:
+        keys = tr("{count} keys", count=count)
+    if layer.state_dict.path:
+        keys = join(", ", [_place(layer.state_dict), keys])
+    title = tr("{layer}: {constructor}, from {keys}", layer=shown(layer.name), constructor=theory.constructor_text(spec),
+               keys=keys)
+    return Section(title, [tr("config"), tr("value"), tr("read from")], rows, code={1}, prose={2}, optional=(2,), name="config")
 
 
 def inconsistent_section(report: CheckpointReport) -> Section:
     rows = [[shown(group.name), problem] for group in report.inconsistent for problem in group.found.problems]
-    lines = [f"{shown(group.name)} keys: {', '.join(group.found.keys)}" for group in report.inconsistent]
-    return Section(f"{FAILED} keys that look recurrent but give no valid layer", ["layer", "problem"], rows, lines=lines,
-                   prose={1}, name="inconsistent")
+    lines = [tr("{layer} keys: {keys}", layer=shown(group.name), keys=", ".join(group.found.keys))
+             for group in report.inconsistent]
+    return Section(tr("{mark} keys that look recurrent but give no valid layer", mark=FAILED), [tr("layer"), tr("problem")],
+                   rows, lines=lines, prose={1}, name="inconsistent")
 
 
+def _place(state_dict) -> str:
+    """Where in the checkpoint a state_dict sits, as code: checkpoint['model']."""
+    return f"checkpoint{state_dict.where}"
 
 
 def _tensors(count: int) -> str:
-    return f"{count} tensor" + ("" if count == 1 else "s")
+    return tr("{count} tensor", count=count) if count == 1 else tr("{count} tensors", count=count)

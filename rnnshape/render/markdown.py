@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from rnnshape.render.sections import Section, sections
+from rnnshape.render.sections import Section
 from rnnshape.report import Report
 
 
 def render(report: Report) -> str:
-    return render_sections(sections(report))
+    from rnnshape.render import readable_sections
+
+    return render_sections(readable_sections(report))
 
 
 def render_sections(parts: list[Section]) -> str:

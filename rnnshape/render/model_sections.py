@@ -8,11 +8,19 @@ groups of calls, and what torch refused and why.
 from __future__ import annotations
 
 from rnnshape import theory
+from rnnshape.language import join, tr
 from rnnshape.model.check import CheckReport
 from rnnshape.model.diagnose import Explanation
 from rnnshape.model.hooks import Group
 from rnnshape.model.summary import NOT_CALLED, Summary
-from rnnshape.render.sections import FAILED, HELD, Section, shape_sections
+from rnnshape.render.sections import (
+    FAILED,
+    HELD,
+    Section,
+    failed_line,
+    note_line,
+    shape_sections,
+)
 
 
 def summary_sections(summary: Summary) -> list[Section]:
@@ -30,78 +38,87 @@ def modules_section(summary: Summary) -> Section:
     rows = []
     for row in summary.rows:
         name = row.path or summary.model  # the whole path: a tree that reads the same in every format
-        shown = [text + (f" ×{count}" if count > 1 else "") for text, count in row.outputs.shown.items()] or [NOT_CALLED]
-        rows.append([name, row.type, "; ".join(shown), f"{row.parameters:,}"])
-    title = f"summary: {summary.model}, every module in tree order with what each call returned"
-    return Section(title, ["module", "type", "output", "parameters"], rows, numeric={3}, code={2}, prose={2}, optional=(1,),
+        shown = [tr("{text} ×{count}", text=text, count=count) if count > 1 else text
+                 for text, count in row.outputs.shown.items()] or [NOT_CALLED]
+        rows.append([name, row.type, join("; ", shown), f"{row.parameters:,}"])
+    title = tr("summary: {model}, every module in tree order with what each call returned", model=summary.model)
+    return Section(title, [tr("module"), tr("type"), tr("output"), tr("parameters")], rows, numeric={3}, code={2}, prose={2}, optional=(1,),
                    name="modules")
 
 
 def _called(group: Group) -> str:
-    return "called once" if group.calls == 1 else f"called {group.calls} times with these shapes"
+    return tr("called once") if group.calls == 1 else tr("called {count} times with these shapes", count=group.calls)
+
+
+def _where(group: Group) -> str:
+    return group.where or tr("the model")
 
 
 def group_sections(group: Group) -> list[Section]:
-    title = f"{group.where or 'the model'}: {group.module}, {_called(group)}"
+    title = tr("{where}: {module}, {called}", where=_where(group), module=group.module, called=_called(group))
     if group.report is None:
-        return [Section(title, [], [], lines=[f"{FAILED} {group.problem}"], name="recurrent")]
+        return [Section(title, [], [], lines=[join(" ", [FAILED, group.problem])], name="recurrent")]
     first, *rest = shape_sections(group.report)
-    first.title = f"{title}: tensors"
+    first.title = tr("{title}: tensors", title=title)
     return [first, *rest]
 
 
 def totals_section(summary: Summary) -> Section:
     rows = [
-        ["parameters", f"{summary.total_parameters:,}", "every parameter of the model, each once"],
-        ["trainable", f"{summary.trainable_parameters:,}", "requires_grad"],
-        ["recurrent", f"{summary.recurrent_parameters:,}", "in nn.RNN, nn.LSTM, nn.GRU and their cells"],
-        ["recurrent MACs", f"{summary.recurrent_macs:,}", "every recurrent call on the shapes it got (inspect's cost)"],
+        [tr("parameters"), f"{summary.total_parameters:,}", tr("every parameter of the model, each once")],
+        [tr("trainable"), f"{summary.trainable_parameters:,}", "requires_grad"],
+        [tr("recurrent"), f"{summary.recurrent_parameters:,}", tr("in nn.RNN, nn.LSTM, nn.GRU and their cells")],
+        [tr("recurrent MACs"), f"{summary.recurrent_macs:,}", tr("every recurrent call on the shapes it got (inspect's cost)")],
     ]
-    return Section("totals", ["", "count", "what"], rows, numeric={1}, prose={2}, optional=(2,), name="totals")
+    return Section(tr("totals"), ["", tr("count"), tr("what")], rows, numeric={1}, prose={2}, optional=(2,), name="totals")
 
 
 def summary_notes_section(summary: Summary) -> Section:
     if summary.error is not None:
-        lines = [f"{FAILED} the forward raised: {summary.error.error_type} in {summary.error.place}"]
+        lines = [tr("{mark} the forward raised: {error} in {place}", mark=FAILED, error=summary.error.error_type,
+                    place=summary.error.place)]
     elif summary.failed:
-        lines = [f"{FAILED} checks failed for {', '.join(g.where or 'the model' for g in summary.failed)}"]
+        lines = [tr("{mark} checks failed for {where}", mark=FAILED, where=join(", ", [_where(g) for g in summary.failed]))]
     else:
-        calls = sum(g.calls for g in summary.groups)
-        lines = [f"{HELD} every recurrent call's shapes are the ones the formulas give ({calls} call{'s' if calls != 1 else ''}"
-                 f" in {len(summary.groups)} group{'s' if len(summary.groups) != 1 else ''})"]
+        calls, groups = sum(g.calls for g in summary.groups), len(summary.groups)
+        lines = [tr("{mark} every recurrent call's shapes are the ones the formulas give ({calls} in {groups})", mark=HELD,
+                    calls=tr("{count} call", count=calls) if calls == 1 else tr("{count} calls", count=calls),
+                    groups=tr("{count} group", count=groups) if groups == 1 else tr("{count} groups", count=groups))]
     for group in summary.failed:
-        lines += [f"{FAILED} {group.where}: {c.name}: predicted {c.predicted}, torch gave {c.observed}" for c in group.report.failed_checks]
-    lines += [f"note: {n}" for n in summary.notes]
-    return Section("checks and notes", [], [], lines=lines, name="checks")
+        lines += [failed_line(c, where=group.where) for c in group.report.failed_checks]
+    lines += [note_line(n) for n in summary.notes]
+    return Section(tr("checks and notes"), [], [], lines=lines, name="checks")
 
 
 def check_sections(report: CheckReport) -> list[Section]:
     if report.report is None:
         assert report.explanation is not None
         return explanation_sections(report.explanation)
-    given = Section(f"check: {theory.constructor_text(report.spec)} takes these", ["tensor", "given"],
-                    [[name, "not given" if facts is None else facts.text()] for name, facts in report.given.items()
+    given = Section(tr("check: {constructor} takes these", constructor=theory.constructor_text(report.spec)),
+                    [tr("tensor"), tr("given")],
+                    [[name, tr("not given") if facts is None else facts.text()] for name, facts in report.given.items()
                      if facts is not None or name == "h_0" or (name == "c_0" and report.spec.lstm)], code={1}, prose={1},
                     name="given")
-    verdict = Section("result", [], [], name="result", lines=[f"{HELD} torch accepted these shapes; the shapes above are what it produced"]
-                      + [f"{FAILED} {c.name}: predicted {c.predicted}, torch gave {c.observed}" for c in report.report.failed_checks])
+    verdict = Section(tr("result"), [], [], name="result",
+                      lines=[tr("{mark} torch accepted these shapes; the shapes above are what it produced", mark=HELD)]
+                      + [failed_line(c) for c in report.report.failed_checks])
     return [given, *shape_sections(report.report), verdict]
 
 
 def explanation_sections(explanation: Explanation) -> list[Section]:
-    title = f"{FAILED} {explanation.place} refused what it was given"
+    title = tr("{mark} {place} refused what it was given", mark=FAILED, place=explanation.place)
     if explanation.expected:
         expected = {name: (shape, dims) for name, shape, dims in explanation.expected}
         rows = [[name, facts, expected.get(name, (None, ""))[0] or "", expected.get(name, (None, ""))[1]] for name, facts in explanation.given]
-        table = Section(title, ["tensor", "given", "expected", "dims"], rows, code={1, 2, 3}, prose={1}, optional=(3,),
+        table = Section(title, [tr("tensor"), tr("given"), tr("expected"), tr("dims")], rows, code={1, 2, 3}, prose={1}, optional=(3,),
                         name="refused")
     else:  # a module rnnshape has no formulas for: what it got, and torch's word
-        table = Section(title, ["argument", "given"], [list(pair) for pair in explanation.given], code={1}, prose={1},
+        table = Section(title, [tr("argument"), tr("given")], [list(pair) for pair in explanation.given], code={1}, prose={1},
                         name="refused")
-    lines = [f"torch said: {explanation.error_type}: {explanation.message}"]
-    lines += [f"differs: {d}" for d in explanation.differences]
+    lines = [tr("torch said: {kind}: {message}", kind=explanation.error_type, message=explanation.message)]
+    lines += [tr("differs: {difference}", difference=d) for d in explanation.differences]
     for _, says, fix in explanation.causes:
-        lines += [f"likely cause: {says}", f"fix: {fix}"]
+        lines += [tr("likely cause: {cause}", cause=says), tr("fix: {fix}", fix=fix)]
     if not explanation.causes:
-        lines.append(f"cause: {explanation.no_cause}")
-    return [table, Section("why", [], [], lines=lines, name="why")]
+        lines.append(tr("cause: {cause}", cause=explanation.no_cause))
+    return [table, Section(tr("why"), [], [], lines=lines, name="why")]

@@ -8,6 +8,7 @@ import io
 import json
 
 from rnnshape import theory
+from rnnshape.language import join, tr
 from rnnshape.render.csvfmt import visible_row
 from rnnshape.render.sections import FAILED, HELD, SKIPPED, Section
 from rnnshape.spec import RNNSpec
@@ -62,21 +63,23 @@ def section(rows: list[Row], varying: list[str]) -> Section:
     config_columns = varying or ["mode"]
     # Only the shapes some row has: c_n needs an lstm, h_1 a cell.
     shapes = [s for s in SHAPES if any(getattr(r, s) is not None for r in rows)] or ["output", "h_n"]
-    columns = [COLUMN_LABELS.get(f, f) for f in config_columns] + list(shapes) + ["params", "MACs", "ok"]
+    columns = [COLUMN_LABELS.get(f, f) for f in config_columns] + list(shapes) + [tr("params"), "MACs", "ok"]
     table_rows, refused = [], []
     for r in rows:
         cells = [_config_cell(r.config.get(f)) for f in config_columns]
         if r.error:
-            refused.append(f"refused: {' '.join(cells)}: {r.error}")
+            refused.append(tr("refused: {config}: {reason}", config=join(" ", cells), reason=r.error))
             continue
         cells += [_shape(getattr(r, s)) for s in shapes]
         cells += [f"{r.total_parameters:,}", f"{r.macs:,}"]
         cells.append({True: HELD, False: FAILED, None: SKIPPED}[r.ok])
         table_rows.append(cells)
     first = len(config_columns) + len(shapes)
-    title = f"sweep: {len(rows)} configurations, {len(table_rows)} answered"
     if refused:
-        title += f", {len(refused)} refused (reasons below)"
+        title = tr("sweep: {count} configurations, {answered} answered, {refused} refused (reasons below)",
+                   count=len(rows), answered=len(table_rows), refused=len(refused))
+    else:
+        title = tr("sweep: {count} configurations, {answered} answered", count=len(rows), answered=len(table_rows))
     return Section(
         title, columns, table_rows,
         numeric={first, first + 1},
@@ -100,7 +103,7 @@ def _shape(shape: list[int] | None) -> str:
 
 def _config_cell(value: object) -> str:
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return tr("yes") if value else tr("no")
     if value is None:
         return "-"
     return _cell(value)

@@ -7,7 +7,7 @@ the SVG picture for the docs is drawn by rich, imported only for it.
 from __future__ import annotations
 
 from rnnshape.render.layout import RULE, Line, lay_out, plain
-from rnnshape.render.sections import Section, sections
+from rnnshape.render.sections import Section
 from rnnshape.report import Report
 
 # The styles the layout names, as ANSI codes (SGR): bold titles and headers, failures in red.
@@ -16,7 +16,9 @@ _RICH = {"title": "bold", "header": "bold", "failed": "red"}
 
 
 def render(report: Report, *, width: int = 100, color: bool = False) -> str:
-    return render_sections(sections(report), width=width, color=color)
+    from rnnshape.render import readable_sections
+
+    return render_sections(readable_sections(report), width=width, color=color)
 
 
 def render_sections(parts: list[Section], *, width: int = 100, color: bool = False, ascii: bool = False) -> str:
