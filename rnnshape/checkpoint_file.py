@@ -45,6 +45,7 @@ from typing import Any
 
 from rnnshape import memory
 from rnnshape.errors import EnvironmentProblem, FileProblem
+from rnnshape.language import Message, join, tr
 from rnnshape.theory import shape_text
 
 TORCH_ZIP, TORCH_LEGACY, SAFETENSORS = "torch.save zip archive", "torch.save legacy pickle", "safetensors"
@@ -141,11 +142,11 @@ class Contents:
                 self._handle = handle
             return {key: self._handle.get_tensor(key) for key in keys}
         except MemoryError:
-            raise machine_problem(self.file, "cannot be read: not enough memory for its tensors") from None
+            raise machine_problem(self.file, tr("cannot be read: not enough memory for its tensors")) from None
         except Exception as exc:  # noqa: BLE001 -- whatever safetensors finds wrong, one line
             if _out_of_memory(exc):
-                raise machine_problem(self.file, f"cannot be read: not enough memory ({_first_line(exc)})") from None
-            raise FileProblem(self.file, f"cannot be read as safetensors: {_first_line(exc)}") from None
+                raise machine_problem(self.file, tr("cannot be read: not enough memory ({reason})", reason=_first_line(exc))) from None
+            raise FileProblem(self.file, tr("cannot be read as safetensors: {reason}", reason=_first_line(exc))) from None
 
 
 def read(path: str, *, values: bool = True, max_memory: int | None = None) -> Contents:
@@ -164,9 +165,9 @@ def read(path: str, *, values: bool = True, max_memory: int | None = None) -> Co
             return _read_safetensors_header(path, max_memory)
         return _read_torch(path, kind, max_memory)
     except MemoryError:
-        raise machine_problem(path, "cannot be read: not enough memory") from None
+        raise machine_problem(path, tr("cannot be read: not enough memory")) from None
     except OSError as exc:  # read errors after sniff opened it (an unplugged disk, a file cut under us)
-        raise FileProblem(path, f"cannot be read: {exc.strerror or _first_line(exc)}") from None
+        raise FileProblem(path, tr("cannot be read: {reason}", reason=exc.strerror or _first_line(exc))) from None
 
 
 def from_object(obj: Any) -> Contents:
@@ -180,21 +181,29 @@ def from_object(obj: Any) -> Contents:
 
 def machine_problem(path: str, message: str) -> EnvironmentProblem:
     """Exit 3 for this FILE, on one line that names it as a refused file is named: `FILE <path> ...`."""
-    return EnvironmentProblem(FileProblem(path, message).cli_message())
+    return EnvironmentProblem(FileProblem(path, message).cli_message())  # a Joined: the message is said in the chosen language
+
+
+_NO_RUN_HINT = tr("--no-run answers from the keys and shapes alone")
 
 
 def refuse_if_too_big(path: str, needed: int, max_memory: int | None, what: str,
-                      hint: str = "--no-run answers from the keys and shapes alone") -> None:
+                      hint: str = _NO_RUN_HINT) -> None:
     """EnvironmentProblem (exit 3) when `needed` bytes exceed --max-memory or what this machine has free."""
     try:
         memory.refuse_if_too_big(needed, device="cpu", available=memory.available_bytes(), max_memory=max_memory,
                                  what=what, hint=hint)
     except EnvironmentProblem as exc:
-        raise machine_problem(path, f"is not read: {exc}") from None
+        raise machine_problem(path, tr("is not read: {reason}", reason=_said_by(exc))) from None
 
 
-_NOT_REGULAR = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                (stat.S_ISSOCK, "a socket"))
+def _said_by(exc: BaseException) -> str:
+    """An exception's message as it was made: a Message stays one (str(exc) would give its English only)."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Message) else str(exc)
+
+
+_NOT_REGULAR = ((stat.S_ISFIFO, tr("a pipe")), (stat.S_ISCHR, tr("a character device")),
+                (stat.S_ISBLK, tr("a block device")), (stat.S_ISSOCK, tr("a socket")))
 
 
 def sniff(path: str) -> str:
@@ -207,38 +216,39 @@ def sniff(path: str) -> str:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise FileProblem(path, "does not exist") from None
+        raise FileProblem(path, tr("does not exist")) from None
     except ValueError:  # a NUL byte in the name
-        raise FileProblem(path, "is no usable file name: it holds a NUL byte") from None
+        raise FileProblem(path, tr("is no usable file name: it holds a NUL byte")) from None
     except OSError as exc:
-        raise FileProblem(path, f"cannot be read: {exc.strerror or exc}") from None
+        raise FileProblem(path, tr("cannot be read: {reason}", reason=exc.strerror or str(exc))) from None
     if stat.S_ISDIR(info.st_mode):
-        raise FileProblem(path, "is a directory, not a checkpoint file")
+        raise FileProblem(path, tr("is a directory, not a checkpoint file"))
     if not stat.S_ISREG(info.st_mode):
-        kind = next((name for test, name in _NOT_REGULAR if test(info.st_mode)), "not a regular file")
-        raise FileProblem(path, f"is {kind}, not a regular file: save the checkpoint to a file first "
-                                "(rnnshape memory-maps what it reads)")
+        kind = next((name for test, name in _NOT_REGULAR if test(info.st_mode)), tr("not a regular file"))
+        raise FileProblem(path, tr("is {kind}, not a regular file: save the checkpoint to a file first "
+                                   "(rnnshape memory-maps what it reads)", kind=kind))
     size = info.st_size
     if size == 0:
-        raise FileProblem(path, "is empty (0 bytes): not a checkpoint")
+        raise FileProblem(path, tr("is empty (0 bytes): not a checkpoint"))
     try:
         with open(path, "rb") as f:
             head = f.read(16)
     except OSError as exc:
-        raise FileProblem(path, f"cannot be read: {exc.strerror or exc}") from None
+        raise FileProblem(path, tr("cannot be read: {reason}", reason=exc.strerror or str(exc))) from None
     if head.startswith(_ZIP_MAGIC):
         import zipfile
 
         # A zip's directory is at its end: a cut-off archive has none (and mmapping it fails obscurely).
         if not zipfile.is_zipfile(path):
-            raise FileProblem(path, "is truncated or corrupt: a zip archive without the directory at its end")
+            raise FileProblem(path, tr("is truncated or corrupt: a zip archive without the directory at its end"))
         return TORCH_ZIP
     if head[:2] in _PICKLE_MAGIC:
         return TORCH_LEGACY
     if len(head) > 8 and head[8:9] == b"{" and 2 <= struct.unpack("<Q", head[:8])[0] <= size - 8:
         return SAFETENSORS
     raise FileProblem(
-        path, f"is not a checkpoint: neither a torch.save file (zip archive or pickle) nor safetensors (it starts with {head[:8]!r})"
+        path, tr("is not a checkpoint: neither a torch.save file (zip archive or pickle) nor safetensors (it starts with {head!r})",
+                 head=head[:8])
     )
 
 
@@ -257,12 +267,12 @@ def _read_torch(path: str, kind: str, max_memory: int | None) -> Contents:
         archive = _Archive.check(path, size)
         pickled = archive.pickle_info
         needed = 25 * pickled.size  # the bytes, and what they may make (refined below, once read)
-        refuse_if_too_big(path, needed, max_memory, f"reading its pickle ({memory.format_bytes(pickled.size)})",
-                          hint="the pickle must be read, even for --no-run")
+        refuse_if_too_big(path, needed, max_memory, tr("reading its pickle ({size})", size=memory.format_bytes(pickled.size)),
+                          hint=_PICKLE_HINT)
         data = archive.read_pickle()
         refuse_if_too_big(path, _unpickled_bytes(data) + len(data), max_memory,
-                          f"unpickling its {memory.format_bytes(len(data))} pickle",
-                          hint="the pickle must be read, even for --no-run")
+                          tr("unpickling its {size} pickle", size=memory.format_bytes(len(data))),
+                          hint=_PICKLE_HINT)
         _scan_torch_pickle(path, torch, data, archive)
         del data
         # torch memory-maps stored records; a compressed one it would map as it lies on disk
@@ -270,8 +280,8 @@ def _read_torch(path: str, kind: str, max_memory: int | None) -> Contents:
         mmap = not archive.compressed
         if archive.compressed:
             refuse_if_too_big(path, archive.inflated, max_memory,
-                              f"reading its compressed archive ({memory.format_bytes(archive.inflated)} inflated)",
-                              hint="torch.save writes uncompressed archives, which are memory-mapped instead")
+                              tr("reading its compressed archive ({size} inflated)", size=memory.format_bytes(archive.inflated)),
+                              hint=tr("torch.save writes uncompressed archives, which are memory-mapped instead"))
     else:
         # The legacy format is read whole: its storages, and its pickle's objects. Its pickle comes
         # first, and is small in any file torch.save wrote; the rest is the storages' raw bytes.
@@ -279,21 +289,24 @@ def _read_torch(path: str, kind: str, max_memory: int | None) -> Contents:
             head = f.read(min(size, _LEGACY_PICKLE))
         pickles = _legacy_pickles(path, head, size)
         needed = size + _unpickled_bytes(head[:pickles])
-        refuse_if_too_big(path, needed, max_memory, f"reading this legacy torch.save file ({memory.format_bytes(size)})",
-                          hint="the legacy format is read whole; torch.save's default zip format is memory-mapped instead")
+        refuse_if_too_big(path, needed, max_memory, tr("reading this legacy torch.save file ({size})", size=memory.format_bytes(size)),
+                          hint=tr("the legacy format is read whole; torch.save's default zip format is memory-mapped instead"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's protocol notes: the refusal below says what matters
             # mmap: tensors are paged in when touched, so a large archive is not read whole.
             loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except MemoryError:
-        raise machine_problem(path, "cannot be read: not enough memory to unpickle it") from None
+        raise machine_problem(path, tr("cannot be read: not enough memory to unpickle it")) from None
     except Exception as exc:  # noqa: BLE001 -- every way a foreign file fails is answered in one line
         if _out_of_memory(exc):
-            raise machine_problem(path, f"cannot be read: not enough memory ({_first_line(exc)})") from None
+            raise machine_problem(path, tr("cannot be read: not enough memory ({reason})", reason=_first_line(exc))) from None
         raise FileProblem(path, _torch_load_problem(exc)) from None
     state_dicts, notes = _walk(torch, loaded)
     return Contents(path, kind, state_dicts, _outline(torch, loaded), loaded, notes)
+
+
+_PICKLE_HINT = tr("the pickle must be read, even for --no-run")
 
 
 def _torch_load_problem(exc: BaseException) -> str:
@@ -301,25 +314,27 @@ def _torch_load_problem(exc: BaseException) -> str:
     if "Weights only load failed" in text:
         blocked = _blocked_global(text)
         if blocked:
-            return (
-                f"was refused: its pickle would call {blocked}, code that torch.load(weights_only=True) does not run "
-                "(nothing from the file was executed; if you trust it, load it yourself and torch.save its state_dict)"
+            return tr(
+                "was refused: its pickle would call {name}, code that torch.load(weights_only=True) does not run "
+                "(nothing from the file was executed; if you trust it, load it yourself and torch.save its state_dict)",
+                name=blocked,
             )
         detail = text.split("WeightsUnpickler error:")[-1].strip().splitlines()[0] if "WeightsUnpickler error:" in text else ""
-        return f"was refused: torch.load(weights_only=True) cannot read its pickle ({_clip(detail) or 'unsupported content'}): not a torch.save file of tensors"
+        return tr("was refused: torch.load(weights_only=True) cannot read its pickle ({detail}): not a torch.save file of tensors",
+                  detail=_clip(detail) or tr("unsupported content"))
     if isinstance(exc, EOFError) or "truncated" in text or "ran out of input" in text.lower():
-        return "is truncated: its pickle ends early"
+        return tr("is truncated: its pickle ends early")
     if "central directory" in text:
-        return "is truncated or corrupt: its zip archive has no central directory"
+        return tr("is truncated or corrupt: its zip archive has no central directory")
     if "not in a subdirectory" in text or "data.pkl" in text:
-        return "is a zip archive, but not one torch.save wrote"
+        return tr("is a zip archive, but not one torch.save wrote")
     if "magic number" in text.lower():
-        return "is a pickle, but not one torch.save wrote"
+        return tr("is a pickle, but not one torch.save wrote")
     if "storage has wrong byte size" in text:
-        return "is corrupt: a storage's size in its data section differs from what its pickle says"
+        return tr("is corrupt: a storage's size in its data section differs from what its pickle says")
     if "resize storage" in text or "out of bounds for storage" in text:
-        return "is corrupt: a tensor reaches past the end of its storage"
-    return f"cannot be read by torch.load: {_clip(_first_line(exc))}"
+        return tr("is corrupt: a tensor reaches past the end of its storage")
+    return tr("cannot be read by torch.load: {reason}", reason=_clip(_first_line(exc)))
 
 
 def _blocked_global(text: str) -> str | None:
@@ -352,8 +367,8 @@ def _legacy_pickles(path: str, head: bytes, size: int) -> int:
             _shared_tuples(path, stream)
         except FileProblem:
             if len(head) < size and stream.tell() >= len(head):
-                raise FileProblem(path, f"was refused: its pickle is longer than {memory.format_bytes(_LEGACY_PICKLE)}, "
-                                        "more than any legacy torch.save file's") from None
+                raise FileProblem(path, tr("was refused: its pickle is longer than {size}, "
+                                           "more than any legacy torch.save file's", size=memory.format_bytes(_LEGACY_PICKLE))) from None
             if stream.tell() >= len(head):
                 return len(head)  # truncated: torch says so
             raise
@@ -410,7 +425,8 @@ class _Archive:
             with zipfile.ZipFile(self.path) as z:
                 return z.read(self.pickle_info.name)
         except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
-            raise FileProblem(self.path, f"is corrupt: its member {_clip(self.pickle_info.name)} cannot be read ({_clip(_first_line(exc))})") from None
+            raise FileProblem(self.path, tr("is corrupt: its member {name} cannot be read ({reason})",
+                                            name=_clip(self.pickle_info.name), reason=_clip(_first_line(exc)))) from None
 
     @classmethod
     def check(cls, path: str, size: int) -> _Archive:
@@ -420,31 +436,34 @@ class _Archive:
             with zipfile.ZipFile(path) as z:
                 infos = z.infolist()
         except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError, struct.error) as exc:
-            raise FileProblem(path, f"is a corrupt zip archive ({_clip(_first_line(exc))})") from None
+            raise FileProblem(path, tr("is a corrupt zip archive ({reason})", reason=_clip(_first_line(exc)))) from None
         if not infos:
-            raise FileProblem(path, "is an empty zip archive, not one torch.save wrote")
+            raise FileProblem(path, tr("is an empty zip archive, not one torch.save wrote"))
         prefix = infos[0].filename.split("/")[0]
         members: dict[str, _Member] = {}
         with open(path, "rb") as f:
             for info in infos:
                 name = info.filename
                 if name in members:
-                    raise FileProblem(path, f"is corrupt: its zip archive holds two members named {_clip(name)}")
+                    raise FileProblem(path, tr("is corrupt: its zip archive holds two members named {name}", name=_clip(name)))
                 start = _member_start(f, info)
                 compressed = info.compress_type != zipfile.ZIP_STORED
                 if start is None or start + info.compress_size > size:
-                    raise FileProblem(path, f"is truncated or corrupt: its member {_clip(name)} ({info.compress_size} bytes) "
-                                            f"reaches past the end of the file ({size} bytes)")
+                    raise FileProblem(path, tr("is truncated or corrupt: its member {name} ({stored} bytes) "
+                                               "reaches past the end of the file ({size} bytes)",
+                                               name=_clip(name), stored=info.compress_size, size=size))
                 if not compressed and info.file_size != info.compress_size:
-                    raise FileProblem(path, f"is corrupt: its stored member {_clip(name)} says it holds {info.file_size} bytes "
-                                            f"but takes {info.compress_size}")
+                    raise FileProblem(path, tr("is corrupt: its stored member {name} says it holds {size} bytes "
+                                               "but takes {stored}", name=_clip(name), size=info.file_size, stored=info.compress_size))
                 if compressed and info.file_size > max(_SMALL_MEMBER, _MAX_INFLATION * info.compress_size):
-                    raise FileProblem(path, f"was refused: its member {_clip(name)} would inflate from {info.compress_size} bytes "
-                                            f"to {info.file_size} ({info.file_size // max(1, info.compress_size)}-fold), a zip bomb's "
-                                            "ratio; torch.save stores its members uncompressed")
+                    raise FileProblem(path, tr("was refused: its member {name} would inflate from {stored} bytes "
+                                               "to {size} ({ratio}-fold), a zip bomb's "
+                                               "ratio; torch.save stores its members uncompressed",
+                                               name=_clip(name), stored=info.compress_size, size=info.file_size,
+                                               ratio=info.file_size // max(1, info.compress_size)))
                 members[name] = _Member(name, start, info.compress_size, info.file_size, compressed)
         if f"{prefix}/data.pkl" not in members:
-            raise FileProblem(path, "is a zip archive, but not one torch.save wrote (it has no data.pkl)")
+            raise FileProblem(path, tr("is a zip archive, but not one torch.save wrote (it has no data.pkl)"))
         return cls(path, members, prefix)
 
 
@@ -523,7 +542,8 @@ class _Scan:
         if known is not None:
             return known
         if len(self.globals) >= _MAX_GLOBALS:
-            raise FileProblem(self.path, f"was refused: its pickle names more than {_MAX_GLOBALS} globals, far more than any torch.save file")
+            raise FileProblem(self.path, tr("was refused: its pickle names more than {most} globals, far more than any torch.save file",
+                                            most=_MAX_GLOBALS))
         qualname = f"{module}.{name}"
         check = None
         if qualname in self._REBUILDS:
@@ -534,18 +554,22 @@ class _Scan:
 
     def persistent_load(self, pid: Any) -> _Storage:
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] in ("storage", b"storage")):
-            raise FileProblem(self.path, f"was refused: its pickle names a persistent object {_short(pid)}, not a storage as torch.save writes")
+            raise FileProblem(self.path, tr("was refused: its pickle names a persistent object {pid}, not a storage as torch.save writes",
+                                            pid=_short(pid)))
         _, storage_type, key, _location, numel = pid
         if not isinstance(key, str) or type(numel) is not int or numel < 0:
-            raise FileProblem(self.path, f"is corrupt: its pickle names a storage {_short(pid)} without a key and an element count")
+            raise FileProblem(self.path, tr("is corrupt: its pickle names a storage {pid} without a key and an element count",
+                                            pid=_short(pid)))
         itemsize, dtype = self.element(storage_type)
         nbytes = numel * itemsize
         record = self.archive.record(key)
         if record is None:
-            raise FileProblem(self.path, f"is corrupt: its pickle names storage data/{_clip(key)}, which the archive does not hold")
+            raise FileProblem(self.path, tr("is corrupt: its pickle names storage data/{key}, which the archive does not hold",
+                                            key=_clip(key)))
         if record.size != nbytes:
-            raise FileProblem(self.path, f"is corrupt: its pickle says storage data/{_clip(key)} holds {numel} {dtype} elements "
-                                         f"({nbytes} bytes), but its record holds {record.size} bytes")
+            raise FileProblem(self.path, tr("is corrupt: its pickle says storage data/{key} holds {numel} {dtype} elements "
+                                            "({nbytes} bytes), but its record holds {held} bytes",
+                                            key=_clip(key), numel=numel, dtype=dtype, nbytes=nbytes, held=record.size))
         # torch keeps the first storage loaded for a key (and so does this check).
         return self.storages.setdefault(key, _Storage(key, nbytes, itemsize, dtype))
 
@@ -557,8 +581,9 @@ class _Scan:
         try:
             dtype = self.torch.serialization.StorageType(name).dtype
         except Exception:  # noqa: BLE001 -- any name torch does not know
-            raise FileProblem(self.path, f"was refused: its pickle names a storage of type {_short(getattr(storage_type, 'qualname', storage_type))}, "
-                                         "which torch.save never writes") from None
+            raise FileProblem(self.path, tr("was refused: its pickle names a storage of type {type}, "
+                                            "which torch.save never writes",
+                                            type=_short(getattr(storage_type, 'qualname', storage_type)))) from None
         return self.torch._utils._element_size(dtype), str(dtype).removeprefix("torch.")
 
     def rebuild(self, args: tuple[Any, ...]) -> None:
@@ -578,18 +603,22 @@ class _Scan:
             size = size.args[0]
         ints = all(type(v) is int for v in (offset, *(size if isinstance(size, tuple) else ()), *(stride if isinstance(stride, tuple) else ())))
         if not (isinstance(size, tuple) and isinstance(stride, tuple) and ints and len(size) == len(stride)):
-            raise FileProblem(self.path, f"is corrupt: a tensor on storage data/{_clip(storage.key)} has no integer size, "
-                                         f"stride and offset ({_short(size)}, {_short(stride)}, {_short(offset)})")
+            raise FileProblem(self.path, tr("is corrupt: a tensor on storage data/{key} has no integer size, "
+                                            "stride and offset ({size}, {stride}, {offset})",
+                                            key=_clip(storage.key), size=_short(size), stride=_short(stride), offset=_short(offset)))
         if offset < 0 or any(n < 0 for n in size) or any(s < 0 for s in stride):
-            raise FileProblem(self.path, f"is corrupt: a tensor on storage data/{_clip(storage.key)} has a negative size, "
-                                         f"stride or offset ({_short(size)}, {_short(stride)}, {offset})")
+            raise FileProblem(self.path, tr("is corrupt: a tensor on storage data/{key} has a negative size, "
+                                            "stride or offset ({size}, {stride}, {offset})",
+                                            key=_clip(storage.key), size=_short(size), stride=_short(stride), offset=offset))
         if 0 in size:
             return
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if (last + 1) * itemsize > storage.nbytes:
-            raise FileProblem(self.path, f"is corrupt: a tensor of shape {_short(size)} with strides {_short(stride)} from offset "
-                                         f"{offset} reaches element {last}, past the end of its storage data/{_clip(storage.key)} "
-                                         f"({storage.nbytes // itemsize} elements)")
+            raise FileProblem(self.path, tr("is corrupt: a tensor of shape {size} with strides {stride} from offset "
+                                            "{offset} reaches element {last}, past the end of its storage data/{key} "
+                                            "({elements} elements)",
+                                            size=_short(size), stride=_short(stride), offset=offset, last=last,
+                                            key=_clip(storage.key), elements=storage.nbytes // itemsize))
 
 
 def _shared_tuples(path: str, data: bytes | io.BytesIO) -> None:
@@ -623,8 +652,9 @@ def _shared_tuples(path: str, data: bytes | io.BytesIO) -> None:
                     del stack[len(stack) - count:]
                 weight = 1 + sum(items)
                 if weight > _MAX_TUPLE_ITEMS:
-                    raise FileProblem(path, f"was refused: its pickle shares one tuple so often that hashing it would take over "
-                                            f"{_MAX_TUPLE_ITEMS} steps, and far more (a pickle bomb: no torch.save file holds one)")
+                    raise FileProblem(path, tr("was refused: its pickle shares one tuple so often that hashing it would take over "
+                                               "{most} steps, and far more (a pickle bomb: no torch.save file holds one)",
+                                               most=_MAX_TUPLE_ITEMS))
                 stack.append(weight)
             elif code in "qr":  # BINPUT, LONG_BINPUT
                 memo[arg] = stack[-1] if stack else 1
@@ -647,7 +677,7 @@ def _shared_tuples(path: str, data: bytes | io.BytesIO) -> None:
     except FileProblem:
         raise
     except Exception as exc:  # noqa: BLE001 -- an opcode pickletools cannot follow: no pickle torch.save wrote
-        raise FileProblem(path, f"is corrupt: its pickle cannot be read ({_clip(_first_line(exc))})") from None
+        raise FileProblem(path, tr("is corrupt: its pickle cannot be read ({reason})", reason=_clip(_first_line(exc)))) from None
 
 
 # Opcodes that make a tuple, and how many stack items each takes (None: back to the mark).
@@ -689,12 +719,12 @@ def _scan_torch_pickle(path: str, torch: Any, data: bytes, archive: _Archive) ->
     except FileProblem:
         raise
     except MemoryError:
-        raise machine_problem(path, "cannot be read: not enough memory to unpickle it") from None
+        raise machine_problem(path, tr("cannot be read: not enough memory to unpickle it")) from None
     except RecursionError:
-        raise FileProblem(path, "was refused: its pickle nests deeper than Python can follow") from None
+        raise FileProblem(path, tr("was refused: its pickle nests deeper than Python can follow")) from None
     except Exception as exc:  # noqa: BLE001 -- a pickle this reading cannot follow, torch's cannot either
         raise FileProblem(path, _torch_load_problem(exc) if isinstance(exc, EOFError) else
-                          f"is corrupt: its pickle cannot be read ({_clip(_first_line(exc))})") from None
+                          tr("is corrupt: its pickle cannot be read ({reason})", reason=_clip(_first_line(exc)))) from None
 
 
 def _walk(torch: Any, obj: Any) -> tuple[list[StateDict], list[str]]:
@@ -720,8 +750,8 @@ def _walk(torch: Any, obj: Any) -> tuple[list[StateDict], list[str]]:
         visits[id(node)] = seen + 1
         walked += len(node)
         if walked > _MAX_NODES:
-            return found, [f"the file's objects hold more than {_MAX_NODES} entries: only the first {_MAX_NODES} "
-                           "were searched for state_dicts"]
+            return found, [tr("the file's objects hold more than {most} entries: only the first {most} "
+                              "were searched for state_dicts", most=_MAX_NODES)]
         if isinstance(node, Mapping):
             known = tensors_of.get(id(node))
             if known is None:
@@ -739,8 +769,8 @@ def _walk(torch: Any, obj: Any) -> tuple[list[StateDict], list[str]]:
         below = [(value, path + (_key_text(key),), route + (key,)) for key, value in children
                  if isinstance(value, (Mapping, list, tuple))]
         stack.extend(reversed(below))  # depth first, in the file's order
-    notes = [f"an object in the file appears in more than {_MAX_ALIASES} places (its pickle shares it): "
-             f"only the first {_MAX_ALIASES} were searched for state_dicts"] if aliased else []
+    notes = [tr("an object in the file appears in more than {most} places (its pickle shares it): "
+                "only the first {most} were searched for state_dicts", most=_MAX_ALIASES)] if aliased else []
     return found, notes
 
 
@@ -783,7 +813,7 @@ def _clip(text: str, limit: int = 200) -> str:
 def _outline(torch: Any, obj: Any) -> list[str]:
     """One line per top-level entry: enough to see what a file with no RNN holds."""
     if isinstance(obj, Mapping):
-        return [f"{_short(key)}: {_describe(torch, value)}" for key, value in itertools.islice(obj.items(), _OUTLINE_LINES)] \
+        return [join(": ", [_short(key), _describe(torch, value)]) for key, value in itertools.islice(obj.items(), _OUTLINE_LINES)] \
             + _more(len(obj))
     return [_describe(torch, obj)]
 
@@ -792,17 +822,19 @@ _OUTLINE_LINES = 12
 
 
 def _more(count: int) -> list[str]:
-    return [f"... and {count - _OUTLINE_LINES} more"] if count > _OUTLINE_LINES else []
+    return [tr("... and {count} more", count=count - _OUTLINE_LINES)] if count > _OUTLINE_LINES else []
 
 
 def _describe(torch: Any, value: Any) -> str:
     if isinstance(value, torch.Tensor):
-        return f"tensor {shape_text(tuple(value.shape))} {str(value.dtype).removeprefix('torch.')}"
+        return tr("tensor {shape} {dtype}", shape=shape_text(tuple(value.shape)), dtype=str(value.dtype).removeprefix('torch.'))
     if isinstance(value, Mapping):
         tensors = sum(isinstance(v, torch.Tensor) for v in itertools.islice(value.values(), _MAX_NODES))
-        return f"dict of {len(value)} entries" + (f", {tensors} of them tensors" if tensors else "")
+        if tensors:
+            return tr("dict of {count} entries, {tensors} of them tensors", count=len(value), tensors=tensors)
+        return tr("dict of {count} entries", count=len(value))
     if isinstance(value, (list, tuple, set, frozenset)):
-        return f"{type(value).__name__} of {len(value)} items"
+        return tr("{type} of {count} items", type=type(value).__name__, count=len(value))
     return f"{type(value).__name__} {_short(value)}"
 
 
@@ -829,22 +861,25 @@ def _read_safetensors_header(path: str, max_memory: int | None = None) -> Conten
     with open(path, "rb") as f:
         (length,) = struct.unpack("<Q", f.read(8))
         if length > _MAX_HEADER:
-            raise FileProblem(path, f"is not safetensors: its header says {length} bytes, more than the {_MAX_HEADER} safetensors allows")
+            raise FileProblem(path, tr("is not safetensors: its header says {length} bytes, more than the {most} safetensors allows",
+                                       length=length, most=_MAX_HEADER))
         if length > size - 8:
-            raise FileProblem(path, f"is truncated or not safetensors: its header says {length} bytes, the file has {size - 8} after the length")
+            raise FileProblem(path, tr("is truncated or not safetensors: its header says {length} bytes, the file has {rest} after the length",
+                                       length=length, rest=size - 8))
         raw = f.read(length)
     entries = _header_shape(path, raw)
-    refuse_if_too_big(path, _HEADER_ENTRY_BYTES * entries + 3 * length, max_memory, f"parsing its {memory.format_bytes(length)} header",
-                      hint="no real model has a header near this size")
+    refuse_if_too_big(path, _HEADER_ENTRY_BYTES * entries + 3 * length, max_memory,
+                      tr("parsing its {size} header", size=memory.format_bytes(length)),
+                      hint=tr("no real model has a header near this size"))
     ints = itertools.count()
     most = (2 + _HEADER_RANK) * entries + _header_slack(raw)
 
     def parse_int(text: str) -> int:
         # Every number in a header is a size or an offset: a non-negative integer (safetensors' usize).
         if next(ints) > most:
-            raise ValueError(f"more integers than {entries} tensors' shapes and offsets hold")
+            raise ValueError(tr("more integers than {entries} tensors' shapes and offsets hold", entries=entries))
         if text[0] == "-":
-            raise ValueError(f"{_clip(text, 40)}: sizes and offsets are never negative")
+            raise ValueError(tr("{number}: sizes and offsets are never negative", number=_clip(text, 40)))
         return int(text)
 
     try:
@@ -852,17 +887,20 @@ def _read_safetensors_header(path: str, max_memory: int | None = None) -> Conten
         del raw
         header = json.loads(text, parse_int=parse_int, parse_float=_no_fraction, parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
-        raise FileProblem(path, f"is not safetensors: its header is not UTF-8 (byte {exc.start})") from None
+        raise FileProblem(path, tr("is not safetensors: its header is not UTF-8 (byte {byte})", byte=exc.start)) from None
     except RecursionError:
-        raise FileProblem(path, "is not safetensors: its header's JSON nests deeper than any header can") from None
+        raise FileProblem(path, tr("is not safetensors: its header's JSON nests deeper than any header can")) from None
     except ValueError as exc:  # JSONDecodeError, an integer of more than 4300 digits, the hooks' refusals
-        raise FileProblem(path, f"is not safetensors: its header is not JSON as safetensors writes it ({_clip(_first_line(exc))})") from None
+        own = _said_by(exc)  # the hooks' refusals are Messages (short, one line), the rest json's own English
+        raise FileProblem(path, tr("is not safetensors: its header is not JSON as safetensors writes it ({reason})",
+                                   reason=own if isinstance(own, Message) else _clip(_first_line(exc)))) from None
     del text
     if not isinstance(header, dict):
-        raise FileProblem(path, "is not safetensors: its header is not a JSON object")
+        raise FileProblem(path, tr("is not safetensors: its header is not a JSON object"))
     metadata = header.pop("__metadata__", None)
     if metadata is not None and not (isinstance(metadata, dict) and all(type(v) is str for v in metadata.values())):
-        raise FileProblem(path, f"is not safetensors: its __metadata__ is {_short(metadata)}, not an object of strings")
+        raise FileProblem(path, tr("is not safetensors: its __metadata__ is {metadata}, not an object of strings",
+                                   metadata=_short(metadata)))
     _utf8(path, header, metadata or {})
     shapes, dtypes, nbytes, spans = {}, {}, {}, []
     budget = 8 * size  # bits: a tensor needing more cannot be in the file
@@ -876,24 +914,37 @@ def _read_safetensors_header(path: str, max_memory: int | None = None) -> Conten
                 break
         needed, misaligned = divmod(numel * bits, 8)
         if misaligned:
-            raise FileProblem(path, f"is corrupt: {_shown(key)} {_shape(shape)} {dtype} is {numel * bits} bits, not whole bytes")
+            raise FileProblem(path, tr("is corrupt: {key} {shape} {dtype} is {bits} bits, not whole bytes",
+                                       key=_shown(key), shape=_shape(shape), dtype=dtype, bits=numel * bits))
         if stop - start != needed:
-            raise FileProblem(path, f"is corrupt: {_shown(key)} {_shape(shape)} {dtype} needs {needed if numel * bits <= budget else 'more'} bytes, "
-                                    f"its offsets give {stop - start}")
+            if numel * bits <= budget:
+                raise FileProblem(path, tr("is corrupt: {key} {shape} {dtype} needs {needed} bytes, its offsets give {given}",
+                                           key=_shown(key), shape=_shape(shape), dtype=dtype, needed=needed, given=stop - start))
+            raise FileProblem(path, tr("is corrupt: {key} {shape} {dtype} needs more bytes, its offsets give {given}",
+                                       key=_shown(key), shape=_shape(shape), dtype=dtype, given=stop - start))
         shapes[key], dtypes[key], nbytes[key] = tuple(shape), torch_name, needed
         spans.append((start, stop, key))
     spans.sort(key=lambda span: span[:2])
     end = 0
     for start, stop, key in spans:  # safetensors' own rule: each tensor begins where the one before ends
         if start != end:
-            gap = "overlap the tensor before it" if start < end else f"leave {start - end} bytes before it that no tensor holds"
-            raise FileProblem(path, f"is corrupt: the data_offsets [{start}, {stop}] of {_shown(key)} {gap} (it should begin at {end})")
+            if start < end:
+                raise FileProblem(path, tr("is corrupt: the data_offsets [{start}, {stop}] of {key} overlap the tensor before it "
+                                           "(it should begin at {end})", start=start, stop=stop, key=_shown(key), end=end))
+            raise FileProblem(path, tr("is corrupt: the data_offsets [{start}, {stop}] of {key} leave {gap} bytes before it "
+                                       "that no tensor holds (it should begin at {end})",
+                                       start=start, stop=stop, key=_shown(key), gap=start - end, end=end))
         end = stop
     if 8 + length + end > size:
-        raise FileProblem(path, f"is truncated: its header promises {8 + length + end} bytes, the file has {size}")
+        raise FileProblem(path, tr("is truncated: its header promises {promised} bytes, the file has {size}",
+                                   promised=8 + length + end, size=size))
     if 8 + length + end < size:
-        raise FileProblem(path, f"is corrupt: its last {size - 8 - length - end} bytes belong to no tensor in its header")
-    outline = [f"{len(shapes)} tensors" + (f"; metadata {_metadata_text(metadata)}" if metadata else "")]
+        raise FileProblem(path, tr("is corrupt: its last {count} bytes belong to no tensor in its header",
+                                   count=size - 8 - length - end))
+    if metadata:
+        outline = [tr("{count} tensors; metadata {metadata}", count=len(shapes), metadata=_metadata_text(metadata))]
+    else:
+        outline = [tr("{count} tensors", count=len(shapes))]
     state_dicts = [StateDict((), shapes, dtypes, nbytes, ())] if shapes else []
     return Contents(path, SAFETENSORS, state_dicts, outline)
 
@@ -917,14 +968,15 @@ def _header_shape(path: str, raw: bytes) -> int:
     containers or strings than its entries can (each has one object, two arrays, five strings)."""
     entries = raw.count(b'"data_offsets"')
     if entries > _MAX_TENSORS:
-        raise FileProblem(path, f"was refused: its header lists {entries} tensors, more than the {_MAX_TENSORS} rnnshape reads "
-                                "from one file (a model's shard holds a few thousand)")
+        raise FileProblem(path, tr("was refused: its header lists {entries} tensors, more than the {most} rnnshape reads "
+                                   "from one file (a model's shard holds a few thousand)", entries=entries, most=_MAX_TENSORS))
     slack = _header_slack(raw)
-    for symbol, per_entry, what in ((b"[", 2, "arrays"), (b"{", 1, "objects"), (b'"', 12, "quotation marks")):
+    for symbol, per_entry, what in ((b"[", 2, tr("arrays")), (b"{", 1, tr("objects")), (b'"', 12, tr("quotation marks"))):
         count = raw.count(symbol)
         if count > per_entry * entries + 2 + slack:
-            raise FileProblem(path, f"is not safetensors: its header holds {count} {what} for {entries} tensors, "
-                                    f"far more than a header's entries have ({per_entry} each)")
+            raise FileProblem(path, tr("is not safetensors: its header holds {count} {what} for {entries} tensors, "
+                                       "far more than a header's entries have ({each} each)",
+                                       count=count, what=what, entries=entries, each=per_entry))
     return entries
 
 
@@ -939,22 +991,28 @@ def _entry(path: str, key: str, entry: Any) -> tuple[str, list[int], int, int]:
                 return dtype, shape, start, stop
     name = _shown(key)
     if not isinstance(entry, dict):
-        raise FileProblem(path, f"is not safetensors: header entry {name} is {_short(entry)}, not {{dtype, shape, data_offsets}}")
+        raise FileProblem(path, tr("is not safetensors: header entry {name} is {entry}, not {{dtype, shape, data_offsets}}",
+                                   name=name, entry=_short(entry)))
     missing = [f for f in _SAFETENSORS_FIELDS if f not in entry]
     if missing:
-        raise FileProblem(path, f"is not safetensors: header entry {name} has no {' and no '.join(missing)}")
+        fields: str = missing[0]
+        for more in missing[1:]:
+            fields = tr("{fields} and no {field}", fields=fields, field=more)
+        raise FileProblem(path, tr("is not safetensors: header entry {name} has no {fields}", name=name, fields=fields))
     if len(entry) != len(_SAFETENSORS_FIELDS):
         extra = ", ".join(_short(f) for f in itertools.islice((f for f in entry if f not in _SAFETENSORS_FIELDS), 3))
-        raise FileProblem(path, f"is not safetensors: header entry {name} has fields besides dtype, shape and data_offsets ({extra})")
+        raise FileProblem(path, tr("is not safetensors: header entry {name} has fields besides dtype, shape and data_offsets ({extra})",
+                                   name=name, extra=extra))
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if not (isinstance(dtype, str) and dtype in _SAFETENSORS_DTYPES):
-        raise FileProblem(path, f"is not safetensors: {name} has dtype {_short(dtype)}, none of safetensors' own "
-                                f"({', '.join(_SAFETENSORS_DTYPES)})")
+        raise FileProblem(path, tr("is not safetensors: {name} has dtype {dtype}, none of safetensors' own ({known})",
+                                   name=name, dtype=_short(dtype), known=", ".join(_SAFETENSORS_DTYPES)))
     if not (isinstance(shape, list) and _naturals(shape)):
-        raise FileProblem(path, f"is not safetensors: {name} has shape {_short(shape)}, not a list of non-negative integers")
+        raise FileProblem(path, tr("is not safetensors: {name} has shape {shape}, not a list of non-negative integers",
+                                   name=name, shape=_short(shape)))
     if not (isinstance(offsets, list) and len(offsets) == 2 and _naturals(offsets) and offsets[0] <= offsets[1]):
-        raise FileProblem(path, f"is not safetensors: {name} has data_offsets {_short(offsets)}, not [begin, end] with "
-                                "0 <= begin <= end, both integers")
+        raise FileProblem(path, tr("is not safetensors: {name} has data_offsets {offsets}, not [begin, end] with "
+                                   "0 <= begin <= end, both integers", name=name, offsets=_short(offsets)))
     return dtype, shape, offsets[0], offsets[1]
 
 
@@ -967,11 +1025,11 @@ def _naturals(values: list[Any]) -> bool:
 
 
 def _no_fraction(text: str) -> Any:
-    raise ValueError(f"{_clip(text, 40)}: a safetensors header holds integers only")
+    raise ValueError(tr("{number}: a safetensors header holds integers only", number=_clip(text, 40)))
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise ValueError(tr("{name} is not JSON", name=name))
 
 
 def _utf8(path: str, header: dict[str, Any], metadata: dict[str, str]) -> None:
@@ -981,7 +1039,7 @@ def _utf8(path: str, header: dict[str, Any], metadata: dict[str, str]) -> None:
         "".join(itertools.chain(*texts)).encode("utf-8")  # all at once: one C call for a million keys
     except UnicodeEncodeError:
         bad = next(t for t in itertools.chain(*texts) if not _encodes(t))
-        raise FileProblem(path, f"is not safetensors: its header holds {_short(bad)}, which is not valid Unicode") from None
+        raise FileProblem(path, tr("is not safetensors: its header holds {text}, which is not valid Unicode", text=_short(bad))) from None
 
 
 def _encodes(text: str) -> bool:
@@ -1002,15 +1060,17 @@ def _shape(shape: list[int]) -> str:
 
 def _metadata_text(metadata: dict[str, str]) -> str:
     shown = {k: v for k, v in itertools.islice(metadata.items(), 5)}
-    more = f" and {len(metadata) - 5} more" if len(metadata) > 5 else ""
-    return _short(shown) + more
+    if len(metadata) > 5:
+        return tr("{shown} and {count} more", shown=_short(shown), count=len(metadata) - 5)
+    return _short(shown)
 
 
 def _safetensors() -> Any:
     try:
         from safetensors import safe_open
     except ImportError as exc:
-        raise EnvironmentProblem(f"reading .safetensors values needs the safetensors library ({exc}); install it with: pip install safetensors") from None
+        raise EnvironmentProblem(tr("reading .safetensors values needs the safetensors library ({reason}); "
+                                    "install it with: pip install safetensors", reason=str(exc))) from None
     return safe_open
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from rnnshape import checkpoint_file, theory
 from rnnshape.checkpoint_file import IN_MEMORY, SAFETENSORS, TORCH_LEGACY, TORCH_ZIP, Contents, StateDict
 from rnnshape.errors import FileProblem, SpecError, Verdict
+from rnnshape.language import speaks, tr
 from rnnshape.memory import format_bytes
 from rnnshape.probe import observe, unobserved
 from rnnshape.render.shown import Shown
@@ -140,9 +141,12 @@ class CheckpointReport(Verdict, Shown):
         return not self.inconsistent and all(layer.report.ok for layer in self.layers)
 
     def headline(self) -> str:
-        found = f"{len(self.layers)} recurrent layer{'s' if len(self.layers) != 1 else ''}"
-        broken = f", {len(self.inconsistent)} inconsistent" if self.inconsistent else ""
-        return f"{self.contents.file}: {found}{broken}, {'every check held' if self.ok else 'checks failed'}"
+        count = len(self.layers)
+        found = tr("1 recurrent layer") if count == 1 else tr("{count} recurrent layers", count=count)
+        if self.inconsistent:
+            found = tr("{found}, {count} inconsistent", found=found, count=len(self.inconsistent))
+        verdict = tr("every check held") if self.ok else tr("checks failed")
+        return tr("{file}: {found}, {verdict}", file=self.contents.file, found=found, verdict=verdict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -176,13 +180,14 @@ def _layer_dicts(layers: list[LayerReport]) -> list[dict[str, Any]]:
 
 def shown(name: str) -> str:
     """A layer's name as printed: a module saved on its own has no prefix (torch names its root "")."""
-    return name or "(no prefix)"
+    return name or tr("(no prefix)")
 
 
 def qualified_name(state_dict: StateDict, found: Found) -> str:
     return ".".join([*state_dict.path, found.name] if found.name else state_dict.path)
 
 
+@speaks
 def checkpoint(path: Any, *, layer: str | None = None, run: bool = True, max_memory: int | None = None,
                **overrides: Any) -> CheckpointReport:
     """Every recurrent layer and cell in the checkpoint at `path` (or the one named `layer`).
@@ -224,9 +229,10 @@ def _checkpoint(contents: Contents, layer: str | None, run: bool, max_memory: in
     good = [(sd, f) for sd, f in found if f.spec is not None]
     _check_overrides_apply(overrides, [f for _, f in good])
     if run and layer is None and len(good) > MAX_RUN_LAYERS:
-        raise FileProblem(path, f"holds {len(good)} recurrent layers and cells, and rnnshape runs at most {MAX_RUN_LAYERS} "
-                                f"in one go: pick one with --layer NAME (the first is {qualified_name(*good[0])!r}), "
-                                "or list them all without running with --no-run")
+        raise FileProblem(path, tr("holds {count} recurrent layers and cells, and rnnshape runs at most {most} "
+                                   "in one go: pick one with --layer NAME (the first is {first!r}), "
+                                   "or list them all without running with --no-run",
+                                   count=len(good), most=MAX_RUN_LAYERS, first=qualified_name(*good[0])))
     plans = [_plan(sd, f, overrides) for sd, f in good]
     if run:
         _refuse_if_too_big(contents, plans, max_memory)  # before any value is read
@@ -235,7 +241,7 @@ def _checkpoint(contents: Contents, layer: str | None, run: bool, max_memory: in
     inconsistent = [Inconsistent(sd, f) for sd, f in found if f.spec is None]
     notes = list(contents.notes)
     if not found:
-        notes.append(f"no recurrent layer or cell in {path}: no weight_ih_l<k> or weight_ih/weight_hh keys")
+        notes.append(tr("no recurrent layer or cell in {file}: no weight_ih_l<k> or weight_ih/weight_hh keys", file=path))
     return CheckpointReport(contents, layers, inconsistent, run, notes)
 
 
@@ -254,13 +260,17 @@ def _select(found: list[tuple[StateDict, Found]], layer: str | None, path: str) 
     if len(tails) == 1:
         return tails
     if tails:
-        raise SpecError("layer", f"{layer!r} names {len(tails)} layers in {path}; say which: {_names(tails)}")
-    raise SpecError("layer", f"{layer!r} is no recurrent layer in {path}; it holds: {_names(found)}")
+        raise SpecError("layer", tr("{layer!r} names {count} layers in {file}; say which: {names}",
+                                    layer=layer, count=len(tails), file=path, names=_names(tails)))
+    raise SpecError("layer", tr("{layer!r} is no recurrent layer in {file}; it holds: {names}",
+                                layer=layer, file=path, names=_names(found)))
 
 
 def _names(found: list[tuple[StateDict, Found]]) -> str:
-    names = ", ".join(repr(qualified_name(sd, f)) for sd, f in found[:_NAMES_SHOWN]) or "none"
-    return names + (f" and {len(found) - _NAMES_SHOWN} more (--no-run lists them all)" if len(found) > _NAMES_SHOWN else "")
+    names = ", ".join(repr(qualified_name(sd, f)) for sd, f in found[:_NAMES_SHOWN]) or tr("none")
+    if len(found) > _NAMES_SHOWN:
+        return tr("{names} and {count} more (--no-run lists them all)", names=names, count=len(found) - _NAMES_SHOWN)
+    return names
 
 
 def _check_overrides_apply(overrides: dict[str, Any], found: list[Found]) -> None:
@@ -269,8 +279,9 @@ def _check_overrides_apply(overrides: dict[str, Any], found: list[Found]) -> Non
     for name in overrides:
         if specs and not any(_applies(name, spec) for spec in specs):
             modules = ", ".join(sorted({f"nn.{spec.module_name}" for spec in specs}))
-            fits = "nn.RNN and nn.RNNCell" if name == "nonlinearity" else "layers, not cells"
-            raise SpecError(name, f"is for {fits}; the chosen ones are {modules}")
+            if name == "nonlinearity":
+                raise SpecError(name, tr("is for nn.RNN and nn.RNNCell; the chosen ones are {modules}", modules=modules))
+            raise SpecError(name, tr("is for layers, not cells; the chosen ones are {modules}", modules=modules))
 
 
 @dataclass
@@ -299,11 +310,12 @@ def _plan(where: StateDict, found: Found, overrides: dict[str, Any]) -> _Plan:
     if "dtype" not in fields:
         fields["dtype"] = file_dtype if file_dtype in DTYPES else "float32"
         if file_dtype not in DTYPES:
-            notes.append(f"the file holds {file_dtype}; the layer runs in float32 (--dtype picks another)")
+            notes.append(tr("the file holds {dtype}; the layer runs in float32 (--dtype picks another)", dtype=file_dtype))
     try:
         spec = replace(base, **fields)
     except SpecError as exc:
-        raise SpecError(exc.field, f"{exc.message} (layer {qualified_name(where, found)!r}; --layer picks one)") from None
+        raise SpecError(exc.field, tr("{reason} (layer {layer!r}; --layer picks one)",
+                                      reason=exc.message, layer=qualified_name(where, found))) from None
     assumed = {k: text for k, text in UNKNOWN_FROM_KEYS.items() if k not in overrides and _applies(k, base)}
     return _Plan(where, found, spec, assumed, notes, file_dtype)
 
@@ -337,8 +349,8 @@ def _refuse_if_too_big(contents: Contents, plans: list[_Plan], max_memory: int |
     needed, plan, saved = worst
     checkpoint_file.refuse_if_too_big(
         contents.file, needed, max_memory,
-        f"reading layer {plan.name!r} ({format_bytes(saved)} of saved tensors) and running it",
-        hint="--no-run answers from the keys and shapes alone, and --layer picks one layer",
+        tr("reading layer {layer!r} ({size} of saved tensors) and running it", layer=plan.name, size=format_bytes(saved)),
+        hint=tr("--no-run answers from the keys and shapes alone, and --layer picks one layer"),
     )
 
 
@@ -353,7 +365,7 @@ def _layer_report(contents: Contents, plan: _Plan, run: bool, max_memory: int | 
         except SpecError as exc:
             if exc.field != "file":
                 raise
-            raise FileProblem(contents.file, f"layer {qualified_name(where, found)!r}: {exc.message}") from None
+            raise FileProblem(contents.file, tr("layer {layer!r}: {reason}", layer=qualified_name(where, found), reason=exc.message)) from None
         observation.notes = plan.notes + observation.notes
         report = Report(spec, observation)
     else:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from rnnshape import theory
 from rnnshape.errors import SpecError
+from rnnshape.language import Message, join, tr
 from rnnshape.spec import RNNSpec
 
 # fullmatch and DOTALL: a prefix is whatever precedes the name, newlines and all (`$` alone would
@@ -85,17 +86,20 @@ def _expected(spec: RNNSpec) -> tuple[tuple[str, tuple[int, ...]], ...]:
 def _gates_and_hidden(prefix: str, weight_hh: tuple[int, ...], weight_hr: tuple[int, ...] | None) -> tuple[str, int, int]:
     """mode, hidden_size, proj_size from weight_hh (G*H, H_out) and weight_hr (P, H); ValueError if they contradict."""
     if len(weight_hh) != 2:
-        raise ValueError(f"{prefix}weight_hh has shape {tuple(weight_hh)}, not (G*H, H_out)")
+        raise ValueError(tr("{key} has shape {shape}, not (G*H, H_out)", key=prefix + "weight_hh", shape=tuple(weight_hh)))
     rows, h_out = weight_hh
     if weight_hr is not None:
         if len(weight_hr) != 2 or weight_hr[0] != h_out:
-            raise ValueError(f"weight_hr {tuple(weight_hr)} must be (P, H) with P = weight_hh's columns {h_out}")
+            raise ValueError(tr("weight_hr {shape} must be (P, H) with P = weight_hh's columns {columns}",
+                                shape=tuple(weight_hr), columns=h_out))
         hidden, proj = weight_hr[1], weight_hr[0]
         if rows != 4 * hidden:
-            raise ValueError(f"weight_hr implies an LSTM with H = {hidden}, but weight_hh has {rows} rows, not 4*H = {4 * hidden}")
+            raise ValueError(tr("weight_hr implies an LSTM with H = {hidden}, but weight_hh has {rows} rows, not 4*H = {gates}",
+                                hidden=hidden, rows=rows, gates=4 * hidden))
         return "lstm", hidden, proj
     if h_out == 0 or rows % h_out or rows // h_out not in _MODE_OF_GATES:
-        raise ValueError(f"weight_hh has shape {tuple(weight_hh)}: its rows are not 1, 3 or 4 times its columns (rnn, gru, lstm)")
+        raise ValueError(tr("weight_hh has shape {shape}: its rows are not 1, 3 or 4 times its columns (rnn, gru, lstm)",
+                            shape=tuple(weight_hh)))
     return _MODE_OF_GATES[rows // h_out], h_out, 0
 
 
@@ -105,12 +109,13 @@ def _layer(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> 
     weight_hh, weight_hr = shapes.get(prefix + "weight_hh_l0"), shapes.get(prefix + "weight_hr_l0")
     weight_ih = shapes.get(prefix + "weight_ih_l0")
     if weight_hh is None or weight_ih is None or len(weight_ih) != 2:
-        found.problems.append(f"no usable {prefix}weight_ih_l0 and {prefix}weight_hh_l0: the layer's first weights are what its config is read from")
+        found.problems.append(tr("no usable {ih} and {hh}: the layer's first weights are what its config is read from",
+                                 ih=prefix + "weight_ih_l0", hh=prefix + "weight_hh_l0"))
         return found
     try:
         mode, hidden, proj = _gates_and_hidden(prefix, weight_hh, weight_hr)
     except ValueError as exc:
-        found.problems.append(str(exc))
+        found.problems.append(_said_by(exc))
         return found
     num_layers = 1 + max(layer for _, layer, _ in parts)
     if num_layers > len(keys) // 2:
@@ -125,7 +130,7 @@ def _layer(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> 
             bidirectional=any(reverse for _, _, reverse in parts), proj_size=proj,
         )
     except SpecError as exc:
-        found.problems.append(f"the shapes give no valid layer: {exc}")
+        found.problems.append(tr("the shapes give no valid layer: {reason}", reason=_spec_error(exc)))
         return found
     found.problems += _against_theory(found.spec, prefix, keys, shapes)
     if found.problems:
@@ -134,29 +139,44 @@ def _layer(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> 
     layers = found.spec.num_layers
     found.evidence = {
         **_shared_evidence(found.spec, "_l0", weight_ih, weight_hh, weight_hr),
-        "num_layers": f"keys _l0 to _l{layers - 1}" if layers > 1 else "only _l0 keys",
-        "bidirectional": "_reverse keys" if found.spec.bidirectional else "no _reverse key",
-        "proj_size": f"weight_hr_l0 {theory.shape_text(weight_hr)}: P rows" if weight_hr else "no weight_hr key",
+        "num_layers": tr("keys _l0 to _l{last}", last=layers - 1) if layers > 1 else tr("only _l0 keys"),
+        "bidirectional": tr("_reverse keys") if found.spec.bidirectional else tr("no _reverse key"),
+        "proj_size": tr("weight_hr_l0 {shape}: P rows", shape=theory.shape_text(weight_hr)) if weight_hr else tr("no weight_hr key"),
     }
     return found
+
+
+def _said_by(exc: BaseException) -> str:
+    """An exception's message as it was made: a Message stays one (str(exc) would give its English only)."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Message) else str(exc)
+
+
+def _spec_error(exc: SpecError) -> str:
+    """str(exc) of a SpecError (`field message`), its message kept a Message."""
+    return join(" ", [exc.field, exc.message]) if isinstance(exc.message, Message) else str(exc)
 
 
 def _shared_evidence(spec: RNNSpec, suffix: str, weight_ih: tuple[int, ...], weight_hh: tuple[int, ...], weight_hr: tuple[int, ...] | None) -> dict[str, str]:
     """How mode, input_size, hidden_size and bias were read, for a layer (suffix _l0) or a cell ("")."""
     G = spec.gate_multiple
-    rows = f"{weight_hh[0]} rows = {G}*H" if G > 1 else f"{weight_hh[0]} rows = H"
+    rows = tr("{rows} rows = {G}*H", rows=weight_hh[0], G=G) if G > 1 else tr("{rows} rows = H", rows=weight_hh[0])
     if weight_hr:
-        hidden = f"weight_hr{suffix} {theory.shape_text(weight_hr)} = (P, H), and weight_hh{suffix} {theory.shape_text(weight_hh)}: {rows}"
+        hidden = tr("{hr} {hr_shape} = (P, H), and {hh} {hh_shape}: {rows}", hr="weight_hr" + suffix, hr_shape=theory.shape_text(weight_hr),
+                    hh="weight_hh" + suffix, hh_shape=theory.shape_text(weight_hh), rows=rows)
     else:
-        hidden = f"weight_hh{suffix} {theory.shape_text(weight_hh)}: {rows}, {weight_hh[1]} columns = H"
-    mode = f"weight_hh{suffix}: {G} gate{'s' if G > 1 else ''} ({weight_hh[0]} rows / H = {spec.hidden_size})"
+        hidden = tr("{hh} {shape}: {rows}, {columns} columns = H", hh="weight_hh" + suffix, shape=theory.shape_text(weight_hh),
+                    rows=rows, columns=weight_hh[1])
     if weight_hr:
-        mode = f"weight_hr{suffix}: only an LSTM with proj_size has it"
+        mode = tr("{hr}: only an LSTM with proj_size has it", hr="weight_hr" + suffix)
+    elif G > 1:
+        mode = tr("{hh}: {G} gates ({rows} rows / H = {H})", hh="weight_hh" + suffix, G=G, rows=weight_hh[0], H=spec.hidden_size)
+    else:
+        mode = tr("{hh}: 1 gate ({rows} rows / H = {H})", hh="weight_hh" + suffix, rows=weight_hh[0], H=spec.hidden_size)
     return {
         "mode": mode,
-        "input_size": f"weight_ih{suffix} {theory.shape_text(weight_ih)}: {weight_ih[1]} columns",
+        "input_size": tr("{ih} {shape}: {columns} columns", ih="weight_ih" + suffix, shape=theory.shape_text(weight_ih), columns=weight_ih[1]),
         "hidden_size": hidden,
-        "bias": "bias_ih and bias_hh keys" if spec.bias else "no bias keys",
+        "bias": tr("bias_ih and bias_hh keys") if spec.bias else tr("no bias keys"),
     }
 
 
@@ -164,14 +184,17 @@ def _cell(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> F
     found = Found(prefix, keys)
     weight_ih, weight_hh = shapes[prefix + "weight_ih"], shapes[prefix + "weight_hh"]
     if len(weight_ih) != 2:
-        found.problems.append(f"{prefix}weight_ih has shape {tuple(weight_ih)}, not (G*H, H_in)")
+        found.problems.append(tr("{key} has shape {shape}, not (G*H, H_in)", key=prefix + "weight_ih", shape=tuple(weight_ih)))
         return found
     try:
         mode, hidden, _ = _gates_and_hidden(prefix, weight_hh, None)
         found.spec = _spec(mode=mode + "cell", input_size=weight_ih[1], hidden_size=hidden,
                            bias=prefix + "bias_ih" in keys or prefix + "bias_hh" in keys)
-    except (ValueError, SpecError) as exc:
-        found.problems.append(str(exc))
+    except SpecError as exc:
+        found.problems.append(_spec_error(exc))
+        return found
+    except ValueError as exc:
+        found.problems.append(_said_by(exc))
         return found
     found.problems += _against_theory(found.spec, prefix, keys, shapes)
     if found.problems:
@@ -186,15 +209,22 @@ def _missing_layers(prefix: str, num_layers: int, parts: set[tuple[str, int, boo
     held = {layer for kind, layer, _ in parts if kind == "weight_ih"} & {layer for kind, layer, _ in parts if kind == "weight_hh"}
     missing = [k for k in range(num_layers) if k not in held][:3]
     names = ", ".join(f"{prefix}weight_ih_l{k}/weight_hh_l{k}" for k in missing)
-    return (f"keys run up to {prefix}..._l{num_layers - 1}, but the group holds only {len(parts)} keys: "
-            f"missing {names}{' and more' if num_layers - len(held) > len(missing) else ''}")
+    last = f"{prefix}..._l{num_layers - 1}"
+    if num_layers - len(held) > len(missing):
+        return tr("keys run up to {last}, but the group holds only {count} keys: missing {names} and more",
+                  last=last, count=len(parts), names=names)
+    return tr("keys run up to {last}, but the group holds only {count} keys: missing {names}",
+              last=last, count=len(parts), names=names)
 
 
 def _against_theory(spec: RNNSpec, prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> list[str]:
     """Every key the config implies, with its shape; and no key it does not imply."""
     expected = {prefix + name: shape for name, shape in _expected(spec)}
-    problems = [f"missing {key} {theory.shape_text(shape)}, which {spec.module_name} with these shapes has" for key, shape in expected.items() if key not in shapes]
-    problems += [f"{key} has shape {theory.shape_text(shapes[key])}, but the other keys imply {theory.shape_text(expected[key])}"
+    problems = [tr("missing {key} {shape}, which {module} with these shapes has", key=key, shape=theory.shape_text(shape), module=spec.module_name)
+                for key, shape in expected.items() if key not in shapes]
+    problems += [tr("{key} has shape {shape}, but the other keys imply {expected}", key=key, shape=theory.shape_text(shapes[key]),
+                    expected=theory.shape_text(expected[key]))
                  for key in keys if key in expected and tuple(shapes[key]) != expected[key]]
-    problems += [f"{key} does not belong to {spec.module_name} with these shapes" for key in keys if key not in expected]
+    problems += [tr("{key} does not belong to {module} with these shapes", key=key, module=spec.module_name)
+                 for key in keys if key not in expected]
     return problems
