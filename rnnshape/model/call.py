@@ -17,8 +17,9 @@ from typing import Any, Callable
 
 from rnnshape import probe, theory
 from rnnshape.errors import EnvironmentProblem, SpecError
+from rnnshape.language import say, said, tr
 from rnnshape.model.diagnose import Explanation, Situation, explain
-from rnnshape.model.given import Given, PackedFacts, facts_of
+from rnnshape.model.given import STATE_OMITTED, STATE_TENSOR, Given, PackedFacts, facts_of
 from rnnshape.model.module import short_type_name, spec_of
 from rnnshape.spec import RNNSpec
 
@@ -104,9 +105,11 @@ class Call:
         except Exception as exc:
             attach(exc, partial(self.explain, exc))
             raise
-        shown = self.given.input.text() if self.given.input is not None else "no input"
-        raise SpecError("input", f"torch accepted {shown} with state {self.given.state_form}, "
-                                 f"but rnnshape cannot lay it out as nn.{self.module_spec.module_name}'s input")
+        shown = self.given.input.text() if self.given.input is not None else tr("no input")
+        form = self.given.state_form
+        state = {STATE_OMITTED: tr("omitted"), STATE_TENSOR: tr("tensor")}.get(form, form)
+        raise SpecError("input", tr("torch accepted {given} with state {state}, but rnnshape cannot lay it out as "
+                                    "nn.{module}'s input", given=shown, state=state, module=self.module_spec.module_name))
 
 
 def explain_module_call(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException, where: str) -> Explanation:
@@ -118,7 +121,7 @@ def explain_module_call(module: Any, args: tuple[Any, ...], kwargs: dict[str, An
             return Call(module, args, kwargs, where=where).explain(exc)
         except (TypeError, SpecError):  # a module rnnshape cannot read (a dtype it does not run): by its arguments
             pass
-    arguments = [(f"argument {i}", facts_of(a)) for i, a in enumerate(args)] + [(k, facts_of(v)) for k, v in kwargs.items()]
+    arguments = [(tr("argument {i}", i=i), facts_of(a)) for i, a in enumerate(args)] + [(k, facts_of(v)) for k, v in kwargs.items()]
     return explain(Situation(where, short_type_name(module), exc, module_type=type(module).__name__, arguments=arguments))
 
 
@@ -133,13 +136,14 @@ def attach(exc: BaseException, explain: Callable[[], Explanation]) -> None:
     try:
         explanation = explain()
     except Exception as failure:  # noqa: BLE001 -- a bug of ours must not hide the user's error
-        _add_note(exc, f"rnnshape could not explain this error ({type(failure).__name__}: {failure})")
+        _add_note(exc, said("rnnshape could not explain this error ({kind}: {failure})", kind=type(failure).__name__,
+                            failure=failure))
         return
     try:
         setattr(exc, EXPLANATION_ATTRIBUTE, explanation)
     except AttributeError:  # an exception type with __slots__: the note still goes on
         pass
-    _add_note(exc, explanation.text())
+    _add_note(exc, say(explanation.text()))  # the note is read as it is: said in the chosen language now
 
 
 def _add_note(exc: BaseException, note: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rnnshape import theory
 from rnnshape.errors import Verdict
+from rnnshape.language import tr
 from rnnshape.memory import available_bytes, refuse_if_too_big
 from rnnshape.model.call import explanation_of
 from rnnshape.model.diagnose import Explanation, Situation, explain
@@ -42,9 +43,11 @@ class CheckReport(Verdict, Shown):
         return self.report is not None and self.report.ok
 
     def headline(self) -> str:
+        module = theory.constructor_text(self.spec)
         if self.explanation is not None:
-            return f"{theory.constructor_text(self.spec)}: torch refused them ({self.explanation.message})"
-        return f"{theory.constructor_text(self.spec)}: torch took them, {'every check held' if self.ok else 'checks failed'}"
+            return tr("{module}: torch refused them ({message})", module=module, message=self.explanation.message)
+        return tr("{module}: torch took them, {verdict}", module=module,
+                  verdict=tr("every check held") if self.ok else tr("checks failed"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +76,7 @@ def check(spec: RNNSpec, input_shape: tuple[int, ...], *, h0_shape: tuple[int, .
     refuse_if_too_big(theory.check_bytes(spec, input_shape, given_bytes=elements, lengths=lengths, enforce_sorted=enforce_sorted),
                       device=spec.device,
                       available=available_bytes() if spec.device in ("cpu", "mps") else None, max_memory=max_memory,
-                      what="a run on tensors of these shapes", hint="give smaller shapes")
+                      what=tr("a run on tensors of these shapes"), hint=tr("give smaller shapes"))
 
     from rnnshape import probe
     from rnnshape.model.live import inspect_module

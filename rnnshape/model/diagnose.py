@@ -15,10 +15,12 @@ recognised, the differences alone are reported: they are facts, not guesses.
 from __future__ import annotations
 
 import math
+import string
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from rnnshape import theory
+from rnnshape.language import Message, fill, join, tr
 from rnnshape.model.given import Facts, Given, OtherFacts, PackedFacts, TensorFacts
 from rnnshape.spec import RNNSpec
 from rnnshape.theory import shape_text
@@ -147,9 +149,11 @@ class Situation:
                 singleton = next((i for i, n in enumerate(x.shape) if n == 1), None)
                 keep = self.input_ndim[0] - 1  # the dims before the features: (L, N) or (N,)
                 words["extra_dims_fix"] = (f"input = input.squeeze({singleton})" if singleton is not None else
-                                           f"input = input.flatten({keep})  # then input_size = {math.prod(x.shape[keep:])}")
+                                           tr("input = input.flatten({keep})  # then input_size = {size}",
+                                              keep=keep, size=math.prod(x.shape[keep:])))
         if h is not None and h.shape:
-            words.update(h_shape=shape_text(h.shape), h_rows_text=f"{h.shape[0]} row" + ("" if h.shape[0] == 1 else "s"))
+            words.update(h_shape=shape_text(h.shape),
+                         h_rows_text=tr("{n} row", n=h.shape[0]) if h.shape[0] == 1 else tr("{n} rows", n=h.shape[0]))
             if spec is not None:
                 words["forgot"] = _forgotten(spec, h.shape[0])
             if self.state_batch(h) is not None:
@@ -179,15 +183,18 @@ def _variable(where: str) -> str:
 
 def _forgotten(spec: RNNSpec, got: int) -> str:
     if spec.num_directions == 2 and got == spec.num_layers:
-        return "one per layer: the reverse direction is missing"
+        return tr("one per layer: the reverse direction is missing")
     if spec.num_layers > 1 and got == spec.num_directions:
-        return "one per direction: the stacked layers are missing"
-    return f"{got} given"
+        return tr("one per direction: the stacked layers are missing")
+    return tr("{got} given", got=got)
 
 
 @dataclass(frozen=True)
 class Cause:
-    """One way a call goes wrong: how to recognise it, what to say, and the fix (templates over Situation.words())."""
+    """One way a call goes wrong: how to recognise it, what to say, and the fix (templates over Situation.words()).
+
+    `says` is a tr() template; `fix` is one line of code, a tr() template where its comment has words to translate.
+    """
 
     name: str
     recognise: Callable[[Situation], bool]
@@ -223,108 +230,108 @@ def _last_batch_smaller(s: Situation) -> bool:
 CAUSES: tuple[Cause, ...] = (
     Cause("input is not a tensor",
           lambda s: s.given is not None and isinstance(s.given.input, OtherFacts),
-          "{where} was given a {input_type} as its input; nn.{name} takes one tensor, or a PackedSequence for sequences of different lengths",
-          "input = nn.utils.rnn.pack_sequence(input, enforce_sorted=False)  # or torch.stack(input)"),
+          tr("{where} was given a {input_type} as its input; nn.{name} takes one tensor, or a PackedSequence for sequences of different lengths"),
+          tr("input = nn.utils.rnn.pack_sequence(input, enforce_sorted=False)  # or torch.stack(input)")),
     Cause("LSTM state not a tuple",
           lambda s: s.spec is not None and s.spec.lstm and s.given is not None and s.given.state_form in ("tensor", "tuple of 1"),
-          "nn.{name} takes its state as one tuple (h_0, c_0); it was given h_0 alone, and torch read h_0[0] as h_0 and h_0[1] as c_0, so its error says nothing of the missing c_0",
-          "output, (h_n, c_n) = {var}(input, (h_0, c_0))  # c_0: torch.zeros_like(h_0) without proj_size"),
+          tr("nn.{name} takes its state as one tuple (h_0, c_0); it was given h_0 alone, and torch read h_0[0] as h_0 and h_0[1] as c_0, so its error says nothing of the missing c_0"),
+          tr("output, (h_n, c_n) = {var}(input, (h_0, c_0))  # c_0: torch.zeros_like(h_0) without proj_size")),
     Cause("state a tuple where a tensor belongs",
           lambda s: s.spec is not None and not s.spec.lstm and s.given is not None and s.given.state_form.startswith("tuple"),
-          "nn.{name} takes h_0 as one tensor; a tuple (h_0, c_0) is nn.LSTM's state",
-          "output, h_n = {var}(input, h_0)  # not (h_0, c_0)"),
+          tr("nn.{name} takes h_0 as one tensor; a tuple (h_0, c_0) is nn.LSTM's state"),
+          tr("output, h_n = {var}(input, h_0)  # not (h_0, c_0)")),
     Cause("a sequence to a cell",
           lambda s: s.cell and s.x is not None and len(s.x.shape) == 3,
-          "nn.{name} takes one time step (N, H_in); this input {x_shape} is a whole sequence (L, N, H_in): the cell is stepped in a loop",
-          "for x_t in input: h = {var}(x_t, h)  # or nn.{layer_name} for the whole sequence"),
+          tr("nn.{name} takes one time step (N, H_in); this input {x_shape} is a whole sequence (L, N, H_in): the cell is stepped in a loop"),
+          tr("for x_t in input: h = {var}(x_t, h)  # or nn.{layer_name} for the whole sequence")),
     Cause("input dims",
           lambda s: s.x is not None and s.spec is not None and len(s.x.shape) > s.input_ndim[0] and not (s.cell and len(s.x.shape) == 3),
-          "nn.{name} takes {ndim_wanted} input; this one is {ndim}-D {x_shape}: an extra dimension (a channel, or a batch of batches)",
+          tr("nn.{name} takes {ndim_wanted} input; this one is {ndim}-D {x_shape}: an extra dimension (a channel, or a batch of batches)"),
           "{extra_dims_fix}"),
     Cause("input too few dims",
           lambda s: s.x is not None and s.spec is not None and len(s.x.shape) < s.input_ndim[1],
-          "nn.{name} takes {ndim_wanted} input; this one is {ndim}-D {x_shape}",
+          tr("nn.{name} takes {ndim_wanted} input; this one is {ndim}-D {x_shape}"),
           "input = input.reshape({reshape})"),
     Cause("empty sequence",
           lambda s: s.layer and s.x is not None and len(s.x.shape) in s.input_ndim and s.x.shape[s.seq_dim] == 0,
-          "the input has L = 0 time steps (dim {seq_dim} of {x_shape}); nn.{name} needs at least one",
-          "if input.size({seq_dim}) > 0: output, h_n = {var}(input)  # skip empty sequences, or pack them away"),
+          tr("the input has L = 0 time steps (dim {seq_dim} of {x_shape}); nn.{name} needs at least one"),
+          tr("if input.size({seq_dim}) > 0: output, h_n = {var}(input)  # skip empty sequences, or pack them away")),
     Cause("token ids",
           lambda s: s.x is not None and s.spec is not None and _is_int(s.x.dtype),
-          "{x_dtype} input looks like token ids; nn.{name} takes float features, so ids go through an nn.Embedding first",
+          tr("{x_dtype} input looks like token ids; nn.{name} takes float features, so ids go through an nn.Embedding first"),
           "input = embedding(input)  # embedding = nn.Embedding(num_embeddings, {H_in})"),
     Cause("input dtype",
           lambda s: s.x is not None and s.spec is not None and not _is_int(s.x.dtype) and s.x.dtype != s.weight_dtype,
-          "the input is {x_dtype} and the weights are {w_dtype}; torch converts neither",
-          "input = input.to(torch.{w_dtype})  # or {var}.to(torch.{x_dtype})"),
+          tr("the input is {x_dtype} and the weights are {w_dtype}; torch converts neither"),
+          tr("input = input.to(torch.{w_dtype})  # or {var}.to(torch.{x_dtype})")),
     Cause("state dtype",
           lambda s: s.spec is not None and any(t.dtype != s.weight_dtype for t in s.states),
-          "the state is {state_dtype} and the weights are {w_dtype}; torch converts neither",
+          tr("the state is {state_dtype} and the weights are {w_dtype}; torch converts neither"),
           "h_0 = h_0.to(torch.{w_dtype})"),
     Cause("device",
           lambda s: s.spec is not None and any(t is not None and t.device != s.weight_device for t in [s.x, *s.states]),
-          "a tensor is on {state_device} and the weights on {w_device}; torch moves neither",
-          "input = input.to({w_device!r})  # and h_0, c_0 likewise; or {var}.to(input.device)"),
+          tr("a tensor is on {state_device} and the weights on {w_device}; torch moves neither"),
+          tr("input = input.to({w_device!r})  # and h_0, c_0 likewise; or {var}.to(input.device)")),
     Cause("input features",
           lambda s: s.x is not None and s.spec is not None and len(s.x.shape) in s.input_ndim and s.x.shape[-1] != s.spec.input_size,
-          "nn.{name} was built for input_size={H_in} features per step; the input's last dimension has {got}",
-          "{var} = {fixed_module}  # or nn.Linear({got}, {H_in}) before it"),
+          tr("nn.{name} was built for input_size={H_in} features per step; the input's last dimension has {got}"),
+          tr("{var} = {fixed_module}  # or nn.Linear({got}, {H_in}) before it")),
     Cause("2-D state for batched input",
           lambda s: s.layer and s.batched and any(len(t.shape) == 2 for t in s.states),
-          "batched 3-D input needs 3-D states (D*num_layers, N, H_out) = ({rows}, {N}, {H_out}); a 2-D (N, H) state is a cell's",
-          "h_0 = h_0.unsqueeze(0)  # ({rows}, N, H_out) needs {rows} row(s)"),
+          tr("batched 3-D input needs 3-D states (D*num_layers, N, H_out) = ({rows}, {N}, {H_out}); a 2-D (N, H) state is a cell's"),
+          tr("h_0 = h_0.unsqueeze(0)  # ({rows}, N, H_out) needs {rows} row(s)")),
     Cause("3-D state for unbatched input",
           lambda s: s.layer and s.x is not None and len(s.x.shape) == 2 and any(len(t.shape) == 3 for t in s.states),
-          "unbatched 2-D input (L, H_in) takes 2-D states (D*num_layers, H_out); a 3-D state is for a batch",
-          "input = input.unsqueeze({bd})  # a batch of one; or h_0 = h_0.squeeze(1)"),
+          tr("unbatched 2-D input (L, H_in) takes 2-D states (D*num_layers, H_out); a 3-D state is for a batch"),
+          tr("input = input.unsqueeze({bd})  # a batch of one; or h_0 = h_0.squeeze(1)")),
     Cause("layer state to a cell",
           lambda s: s.cell and any(len(t.shape) == 3 for t in s.states),
-          "nn.{name} is one step: its state is (N, H), not a layer's (num_layers, N, H)",
-          "h_0 = h_0[0]  # the layer's first row, (N, {H})"),
+          tr("nn.{name} is one step: its state is (N, H), not a layer's (num_layers, N, H)"),
+          tr("h_0 = h_0[0]  # the layer's first row, (N, {H})")),
     Cause("state laid out batch-first",
           _state_laid_out_batch_first,
-          "the state is laid out (N, D*num_layers, H) = {h_shape}; batch_first changes input and output only, never h_0/c_0, which stay (D*num_layers, N, H_out)",
+          tr("the state is laid out (N, D*num_layers, H) = {h_shape}; batch_first changes input and output only, never h_0/c_0, which stay (D*num_layers, N, H_out)"),
           "h_0 = h_0.transpose(0, 1).contiguous()  # ({rows}, {N}, {H_out})"),
     Cause("batch-first data, seq-first layer",
           lambda s: _batch_first_data(s) and s.spec is not None and not s.spec.batch_first,
-          "the input {x_shape} looks batch-first (N, L, H_in) but the layer is seq-first (batch_first=False): torch took its dim 1, {N}, for the batch, while h_0 was made for a batch of {hN}",
-          "{var} = {flipped_module}  # or: input = input.transpose(0, 1)"),
+          tr("the input {x_shape} looks batch-first (N, L, H_in) but the layer is seq-first (batch_first=False): torch took its dim 1, {N}, for the batch, while h_0 was made for a batch of {hN}"),
+          tr("{var} = {flipped_module}  # or: input = input.transpose(0, 1)")),
     Cause("seq-first data, batch-first layer",
           lambda s: _batch_first_data(s) and s.spec is not None and s.spec.batch_first,
-          "the input {x_shape} looks seq-first (L, N, H_in) but the layer has batch_first=True: torch took its dim 0, {N}, for the batch, while h_0 was made for a batch of {hN}",
-          "{var} = {flipped_module}  # or: input = input.transpose(0, 1)"),
+          tr("the input {x_shape} looks seq-first (L, N, H_in) but the layer has batch_first=True: torch took its dim 0, {N}, for the batch, while h_0 was made for a batch of {hN}"),
+          tr("{var} = {flipped_module}  # or: input = input.transpose(0, 1)")),
     Cause("last batch smaller",
           _last_batch_smaller,
-          "h_0 was made for a batch of {hN} (by an init_hidden(batch_size) called once, say), but this batch has {N}: the last batch of an epoch is smaller unless the data divides by the batch size",
-          "{states_for_batch}  # per batch; or DataLoader(drop_last=True)"),
+          tr("h_0 was made for a batch of {hN} (by an init_hidden(batch_size) called once, say), but this batch has {N}: the last batch of an epoch is smaller unless the data divides by the batch size"),
+          tr("{states_for_batch}  # per batch; or DataLoader(drop_last=True)")),
     Cause("state rows",
           _state_rows_short,
-          "the state has {h_rows_text}; nn.{name} with num_layers={layers} and D={D} needs D*num_layers = {rows}, one per layer and direction ({forgot})",
+          tr("the state has {h_rows_text}; nn.{name} with num_layers={layers} and D={D} needs D*num_layers = {rows}, one per layer and direction ({forgot})"),
           "{states_for_N}  # row = layer * D + direction"),
     Cause("h_0 of hidden_size with proj_size",
           lambda s: s.spec is not None and s.spec.proj_size > 0 and s.h is not None and s.h.shape[-1:] == (s.spec.hidden_size,),
-          "with proj_size={P}, h_0 and h_n hold the projected state: H_out = proj_size = {P}, not hidden_size {H} (only c_0 keeps hidden_size)",
+          tr("with proj_size={P}, h_0 and h_n hold the projected state: H_out = proj_size = {P}, not hidden_size {H} (only c_0 keeps hidden_size)"),
           "h_0 = torch.zeros({rows}, {N}, {P})"),
     Cause("c_0 of proj_size",
           lambda s: s.spec is not None and s.spec.proj_size > 0 and s.c is not None and s.c.shape[-1:] == (s.spec.proj_size,),
-          "c_0 is the cell state: it keeps hidden_size = {H} even with proj_size={P} (only h_0 is projected)",
+          tr("c_0 is the cell state: it keeps hidden_size = {H} even with proj_size={P} (only h_0 is projected)"),
           "c_0 = torch.zeros({rows}, {N}, {H})"),
     Cause("unsorted lengths",
           lambda s: "must be sorted in decreasing order" in s.message,
-          "pack_padded_sequence was given lengths that are not in decreasing order, with enforce_sorted=True (its default)",
-          "packed = pack_padded_sequence(x, lengths, enforce_sorted=False)  # torch sorts, h_n comes back in order"),
+          tr("pack_padded_sequence was given lengths that are not in decreasing order, with enforce_sorted=True (its default)"),
+          tr("packed = pack_padded_sequence(x, lengths, enforce_sorted=False)  # torch sorts, h_n comes back in order")),
     Cause("one length per sequence",
           lambda s: "Expected `len(lengths)` to be equal to batch_size" in s.message,
-          "pack_padded_sequence takes one length per sequence of the batch, and the batch is dim 1 of the padded input (dim 0 with batch_first=True)",
-          "packed = pack_padded_sequence(x, lengths, batch_first=True)  # if x is (N, L, H_in)"),
+          tr("pack_padded_sequence takes one length per sequence of the batch, and the batch is dim 1 of the padded input (dim 0 with batch_first=True)"),
+          tr("packed = pack_padded_sequence(x, lengths, batch_first=True)  # if x is (N, L, H_in)")),
     Cause("float ids to nn.Embedding",
           lambda s: s.module_type == "Embedding" and "'indices'" in s.message,
-          "nn.Embedding takes integer token ids, and was given floats",
+          tr("nn.Embedding takes integer token ids, and was given floats"),
           "input = input.long()  # summary: --input-dtype int64"),
     Cause("token id out of range",
           lambda s: s.module_type == "Embedding" and "index out of range" in s.message,
-          "a token id is at least num_embeddings: nn.Embedding has a row for ids 0 .. num_embeddings-1 only",
-          "ids = ids.clamp(max=embedding.num_embeddings - 1)  # summary: --input-high N draws ids in [0, N)"),
+          tr("a token id is at least num_embeddings: nn.Embedding has a row for ids 0 .. num_embeddings-1 only"),
+          tr("ids = ids.clamp(max=embedding.num_embeddings - 1)  # summary: --input-high N draws ids in [0, N)")),
 )
 
 
@@ -347,25 +354,28 @@ class Explanation:
         return f"{self.where} ({self.module})" if self.where else self.module
 
     def text(self) -> str:
-        lines = [f"rnnshape: {self.place} refused what it was given"]
-        lines += [f"  given     {name}: {facts}" for name, facts in self.given]
-        lines += [f"  expected  {name}: {shape + ' ' if shape else ''}{dims}" for name, shape, dims in self.expected]
-        lines += [f"  differs   {d}" for d in self.differences]
+        """The note, one line each; a Message (the English note), said in the chosen language where it is added."""
+        # Each line's label is part of its template, so that a language pads its own labels to one column.
+        lines: list[Any] = [tr("rnnshape: {place} refused what it was given", place=self.place)]
+        lines += [tr("  given     {name}: {facts}", name=name, facts=facts) for name, facts in self.given]
+        lines += [tr("  expected  {name}: {shape}{dims}", name=name, shape=shape + " " if shape else "", dims=dims)
+                  for name, shape, dims in self.expected]
+        lines += [tr("  differs   {difference}", difference=d) for d in self.differences]
         lines += [f"  torch     {self.error_type}: {self.message}"]
         for _, says, fix in self.causes:
-            lines += [f"  cause     {says}", f"  fix       {fix}"]
+            lines += [tr("  cause     {cause}", cause=says), tr("  fix       {fix}", fix=fix)]
         if not self.causes:
-            lines.append(f"  cause     {self.no_cause}")
-        return "\n".join(lines)
+            lines.append(tr("  cause     {cause}", cause=self.no_cause))
+        return join("\n", lines)
 
     @property
     def no_cause(self) -> str:
         """What is said where no known cause fits: the facts, without a guess."""
         if self.differences:
-            return "none of the known causes fits; the differences above are what torch refused"
+            return tr("none of the known causes fits; the differences above are what torch refused")
         if not self.expected:  # no formulas for what it takes: nothing to compare, so nothing is claimed
-            return "none of the known causes fits; torch's message is all there is"
-        return "none of the known causes fits, and the shapes are the ones the module takes: torch's message is all there is"
+            return tr("none of the known causes fits; torch's message is all there is")
+        return tr("none of the known causes fits, and the shapes are the ones the module takes: torch's message is all there is")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -379,13 +389,13 @@ class Explanation:
         }
 
 
-NOT_GIVEN = "not given (torch starts from zeros)"
-_INPUT_DIMS = {True: "2-D (N, H_in) or unbatched 1-D (H_in,)", False: "3-D (L, N, H_in) or unbatched 2-D (L, H_in)"}
+NOT_GIVEN = tr("not given (torch starts from zeros)")
+_INPUT_DIMS = {True: tr("2-D (N, H_in) or unbatched 1-D (H_in,)"), False: tr("3-D (L, N, H_in) or unbatched 2-D (L, H_in)")}
 
 
 def explain(situation: Situation) -> Explanation:
     filled = _Words(situation.words())
-    causes = [(c.name, c.says.format_map(filled), c.fix.format_map(filled)) for c in CAUSES if _safely(c.recognise, situation)]
+    causes = [(c.name, _fill(c.says, filled), _fill(c.fix, filled)) for c in CAUSES if _safely(c.recognise, situation)]
     expected = _expected(situation)
     return Explanation(
         where=situation.where,
@@ -404,6 +414,12 @@ class _Words(dict):
 
     def __missing__(self, key: str) -> str:
         return "?"
+
+
+def _fill(template: str, words: _Words) -> Message:
+    """A cause's template filled with the words it names (a word this call lacks: ?), still translatable."""
+    names = {name for _, name, _, _ in string.Formatter().parse(getattr(template, "template", template)) if name}
+    return fill(template, **{name: words[name] for name in names})
 
 
 def _safely(test: Callable[[Situation], bool], situation: Situation) -> bool:
@@ -441,9 +457,10 @@ def _input_form(s: Situation, x: TensorFacts) -> list[str]:
     """What keeps an input from being one the module takes at all: its number of dims, or no time steps."""
     batched, unbatched = s.input_ndim
     if len(x.shape) not in (batched, unbatched):
-        return [f"input: {len(x.shape)}-D {shape_text(x.shape)}, expected {_INPUT_DIMS[s.cell]}"]
+        return [tr("input: {ndim}-D {shape}, expected {wanted}", ndim=len(x.shape), shape=shape_text(x.shape),
+                   wanted=_INPUT_DIMS[s.cell])]
     if s.layer and x.shape[s.seq_dim] == 0:
-        return [f"input: L (dim {s.seq_dim}) is 0, expected at least one time step"]
+        return [tr("input: L (dim {dim}) is 0, expected at least one time step", dim=s.seq_dim)]
     return []
 
 
@@ -461,29 +478,35 @@ def _differences(s: Situation, expected: list[tuple[str, tuple[int, ...] | None,
     for name, facts in ([] if s.given is None else s.given.items()):
         if name not in wanted:
             if facts is not None:
-                out.append(f"{name}: given, but nn.{s.spec.module_name if s.spec else '?'} takes no {name}")
+                out.append(tr("{name}: given, but nn.{module} takes no {name}", name=name, module=s.spec.module_name if s.spec else "?"))
             continue
         if facts is None:
             continue
         if isinstance(facts, OtherFacts):
-            out.append(f"{name}: {facts.text()}")
+            out.append(fill("{name}: {facts}", name=name, facts=facts.text()))  # no words of its own: facts says them
             continue
         tensor = facts.data if isinstance(facts, PackedFacts) else facts
         shape, dims = wanted[name]
         names = dims.strip("()").split(", ")
         if shape is not None and not isinstance(facts, PackedFacts):
             if len(tensor.shape) != len(shape):
-                out.append(f"{name}: {len(tensor.shape)}-D {shape_text(tensor.shape)}, expected {len(shape)}-D {dims} = {shape_text(shape)}")
+                out.append(tr("{name}: {ndim}-D {shape}, expected {wanted_ndim}-D {dims} = {wanted}", name=name,
+                              ndim=len(tensor.shape), shape=shape_text(tensor.shape), wanted_ndim=len(shape), dims=dims,
+                              wanted=shape_text(shape)))
             else:
-                out += [f"{name}: {names[i]} is {got}, expected {want}" for i, (got, want) in enumerate(zip(tensor.shape, shape)) if got != want]
+                out += [tr("{name}: {dim} is {got}, expected {want}", name=name, dim=names[i], got=got, want=want)
+                        for i, (got, want) in enumerate(zip(tensor.shape, shape)) if got != want]
         elif s.spec is not None and name == "input" and tensor.shape and tensor.shape[-1] != s.spec.input_size:
-            out.append(f"{name}: H_in is {tensor.shape[-1]}, expected input_size {s.spec.input_size}")
+            out.append(tr("{name}: H_in is {got}, expected input_size {want}", name=name, got=tensor.shape[-1],
+                          want=s.spec.input_size))
         if s.spec is not None and name == "input" and shape is None and not isinstance(facts, PackedFacts):
             out += _input_form(s, tensor)
         if s.spec is not None and tensor.dtype != s.spec.dtype:
-            out.append(f"{name}: dtype {tensor.dtype}, expected {s.spec.dtype} (the weights' dtype)")
+            out.append(tr("{name}: dtype {dtype}, expected {wanted} (the weights' dtype)", name=name, dtype=tensor.dtype,
+                          wanted=s.spec.dtype))
         if s.spec is not None and tensor.device != s.spec.device:
-            out.append(f"{name}: on {tensor.device}, expected {s.spec.device} (where the weights are)")
+            out.append(tr("{name}: on {device}, expected {wanted} (where the weights are)", name=name, device=tensor.device,
+                          wanted=s.spec.device))
     if s.spec is not None and s.spec.lstm and s.given is not None and s.given.h_0 is not None and s.given.c_0 is None:
-        out.append("c_0: not given while h_0 is; nn.LSTM takes both, as the tuple (h_0, c_0), or neither")
+        out.append(tr("c_0: not given while h_0 is; nn.LSTM takes both, as the tuple (h_0, c_0), or neither"))
     return out

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Union
 
 from rnnshape.errors import SpecError
+from rnnshape.language import tr
 from rnnshape.spec import RNNSpec
 from rnnshape.theory import shape_text
 
@@ -73,7 +74,7 @@ class OtherFacts:
     type: str
 
     def text(self) -> str:
-        return f"a {self.type}, not a tensor"
+        return tr("a {type}, not a tensor", type=self.type)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "other", "type": self.type}
@@ -126,7 +127,7 @@ class Given:
             return cls(facts_of(input), None, None, STATE_OMITTED)
         if isinstance(hx, (tuple, list)):
             parts = list(hx) + [None, None]
-            return cls(facts_of(input), facts_of(parts[0]), facts_of(parts[1]), f"tuple of {len(hx)}")
+            return cls(facts_of(input), facts_of(parts[0]), facts_of(parts[1]), tr("tuple of {n}", n=len(hx)))
         return cls(facts_of(input), facts_of(hx), None, STATE_TENSOR)
 
     def items(self) -> list[tuple[str, Facts | None]]:

@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnnshape.language import tr
 from rnnshape.model.call import Call, attach, explain_module_call, explanation_of
 from rnnshape.model.given import Given
 from rnnshape.model.module import is_recurrent, type_name
@@ -46,7 +47,7 @@ class Outputs:
     def add_raised(self, exc: BaseException) -> None:
         """A call that raised: counted, and shown by what it raised."""
         kind = type(exc).__name__
-        self._count(f"raised {kind}", lambda: {"kind": "raised", "type": kind})
+        self._count(tr("raised {kind}", kind=kind), lambda: {"kind": "raised", "type": kind})
 
     def _count(self, text: str, data: Any) -> None:
         self.calls += 1
@@ -99,7 +100,8 @@ class Recorder:
                     self._returned(path, module, args, kwargs, result)
             except Exception as exc:  # noqa: BLE001 -- never break the user's forward
                 with self._lock:
-                    self.notes.append(f"rnnshape could not record a call of {path or 'the model'}: {type(exc).__name__}: {exc}")
+                    self.notes.append(tr("rnnshape could not record a call of {module}: {kind}: {error}",
+                                         module=path or tr("the model"), kind=type(exc).__name__, error=exc))
             return None
 
         return after_forward
@@ -141,7 +143,8 @@ def _report(call: Call, result: Any) -> tuple[Report | None, str | None]:
     with torch.no_grad():
         ran = call.seen(result)
         if ran is None:
-            return None, f"torch accepted {call.given.input.text() if call.given.input else 'no input'}, which rnnshape cannot lay out as a layer's input"
+            given = call.given.input.text() if call.given.input else tr("no input")
+            return None, tr("torch accepted {given}, which rnnshape cannot lay out as a layer's input", given=given)
         observation = probe.observation_of(ran, weights=dict(call.module.named_parameters()), weights_from=LIVE_WEIGHTS)
     return Report(ran.spec, observation), None
 
@@ -177,4 +180,4 @@ class watch:
 def _require_module(model: Any) -> None:
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(model, torch.nn.Module):
-        raise TypeError(f"rnnshape watches a torch.nn.Module (a whole model, or one layer); got {type_name(model)}")
+        raise TypeError(tr("rnnshape watches a torch.nn.Module (a whole model, or one layer); got {type}", type=type_name(model)))

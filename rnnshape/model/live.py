@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rnnshape import probe
+from rnnshape.language import tr
 from rnnshape.model.call import Call
 from rnnshape.model.module import spec_of
 from rnnshape.report import Report
@@ -25,7 +26,8 @@ def live_run(module: Any, args: tuple[Any, ...], *, max_memory: int | None = Non
     if not args:
         return probe.run(spec_of(module, **dummy_fields), module=module, max_memory=max_memory)
     if dummy_fields:
-        raise TypeError(f"real inputs decide {', '.join(sorted(dummy_fields))}: give either inputs or dummy-run fields, not both")
+        raise TypeError(tr("real inputs decide {fields}: give either inputs or dummy-run fields, not both",
+                           fields=", ".join(sorted(dummy_fields))))
     return Call(module, args).run(max_memory=max_memory)
 
 
@@ -33,7 +35,7 @@ def inspect_module(module: Any, args: tuple[Any, ...], *, run: bool = True, max_
                    **dummy_fields: Any) -> Report:
     if not run:
         if args:
-            raise TypeError("run=False answers from the formulas alone, so it takes no real inputs")
+            raise TypeError(tr("run=False answers from the formulas alone, so it takes no real inputs"))
         spec = spec_of(module, **dummy_fields)
         return Report(spec, probe.unobserved(spec))
     ran = live_run(module, args, max_memory=max_memory, **dummy_fields)

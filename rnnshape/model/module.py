@@ -10,10 +10,11 @@ import sys
 from typing import Any
 
 from rnnshape.errors import SpecError
+from rnnshape.language import tr
 from rnnshape.model.given import device_name
 from rnnshape.spec import DTYPES, RNNSpec
 
-ACCEPTED = "nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell or nn.GRUCell (or a subclass)"
+ACCEPTED = tr("nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell or nn.GRUCell (or a subclass)")
 # nn.RNNBase.mode -> (rnnshape's mode, nonlinearity)
 _LAYER_MODES = {"RNN_TANH": ("rnn", "tanh"), "RNN_RELU": ("rnn", "relu"), "LSTM": ("lstm", "tanh"), "GRU": ("gru", "tanh")}
 # The fields a live module's dummy run may still be given: its config and weights are its own.
@@ -58,8 +59,9 @@ def short_type_name(value: Any) -> str:
 
 def refuse(value: Any) -> TypeError:
     nn = _nn()
-    hint = "; for a whole model, summary(model, *inputs)" if nn is not None and isinstance(value, nn.Module) else ""
-    return TypeError(f"rnnshape takes an RNNSpec or a live {ACCEPTED}; got {type_name(value)}{hint}")
+    hint = tr("; for a whole model, summary(model, *inputs)") if nn is not None and isinstance(value, nn.Module) else ""
+    return TypeError(tr("rnnshape takes an RNNSpec or a live {accepted}; got {type}{hint}", accepted=ACCEPTED,
+                        type=type_name(value), hint=hint))
 
 
 def spec_of(module: Any, **dummy_fields: Any) -> RNNSpec:
@@ -73,14 +75,14 @@ def spec_of(module: Any, **dummy_fields: Any) -> RNNSpec:
         raise refuse(module)
     unknown = sorted(set(dummy_fields) - set(DUMMY_FIELDS))
     if unknown:
-        raise TypeError(f"a live module's config is its own; the dummy run takes only {', '.join(DUMMY_FIELDS)} "
-                        f"(got {', '.join(unknown)})")
+        raise TypeError(tr("a live module's config is its own; the dummy run takes only {fields} (got {unknown})",
+                           fields=", ".join(DUMMY_FIELDS), unknown=", ".join(unknown)))
     first = next(module.parameters(), None)
     if first is None:
-        raise SpecError("module", f"{type_name(module)} holds no parameters (were they deleted?)")
+        raise SpecError("module", tr("{type} holds no parameters (were they deleted?)", type=type_name(module)))
     dtype = str(first.dtype).removeprefix("torch.")
     if dtype not in DTYPES:
-        raise SpecError("dtype", f"must be one of {', '.join(DTYPES)}: the module holds {dtype}")
+        raise SpecError("dtype", tr("must be one of {choices}: the module holds {dtype}", choices=", ".join(DTYPES), dtype=dtype))
     device = device_name(first.device)
     fields: dict[str, Any] = dict(mode=mode, input_size=module.input_size, hidden_size=module.hidden_size,
                                   bias=bool(module.bias), device=device, dtype=dtype)

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from rnnshape.errors import SpecError
+from rnnshape.language import tr
 from rnnshape.spec import DTYPES, RNNSpec, parse_lengths
 
 # What --input-dtype takes: the float dtypes a layer runs, and the integer ones token ids come in.
@@ -27,11 +28,12 @@ def parse_shape(field: str, text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(p.strip()) for p in parts)
     except ValueError:
-        raise SpecError(field, f"must be sizes separated by commas, e.g. 8,8,256 (got {text!r})") from None
+        raise SpecError(field, tr("must be sizes separated by commas, e.g. 8,8,256 (got {value!r})", value=text)) from None
     if not shape or any(n < 0 for n in shape) or len(shape) > _MAX_DIMS:
-        raise SpecError(field, f"must be 1 to {_MAX_DIMS} sizes >= 0, e.g. 8,8,256 (got {text!r})")
+        raise SpecError(field, tr("must be 1 to {most} sizes >= 0, e.g. 8,8,256 (got {value!r})", most=_MAX_DIMS, value=text))
     if math.prod(shape) > _MAX_NUMEL:
-        raise SpecError(field, f"is too large: {math.prod(shape)} elements, more than torch's int64 sizes hold (got {text!r})")
+        raise SpecError(field, tr("is too large: {n} elements, more than torch's int64 sizes hold (got {value!r})",
+                                  n=math.prod(shape), value=text))
     return shape
 
 
@@ -39,7 +41,7 @@ def parse_dtype(field: str, text: str, allowed: tuple[str, ...] = INPUT_DTYPES) 
     name = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32"}.get(text.strip().lower(), text.strip().lower())
     name = name.removeprefix("torch.")
     if name not in allowed:
-        raise SpecError(field, f"must be one of {', '.join(allowed)} (got {text!r})")
+        raise SpecError(field, tr("must be one of {choices} (got {value!r})", choices=", ".join(allowed), value=text))
     return name
 
 
@@ -47,15 +49,16 @@ def parse_given_lengths(text: str) -> tuple[int, ...]:
     """--lengths as the user has them: positive integers, in any order (torch decides whether it takes them)."""
     lengths = parse_lengths(text)
     if any(n < 1 for n in lengths):
-        raise SpecError("lengths", f"must be positive integers, one per sequence (got {text!r})")
+        raise SpecError("lengths", tr("must be positive integers, one per sequence (got {value!r})", value=text))
     return lengths
 
 
 def refuse_inapplicable(spec: RNNSpec, *, h0_shape: Any, c0_shape: Any, lengths: Any) -> None:
     """Flags that cannot apply to this layer at all: refused (exit 2) before anything is built."""
     if c0_shape is not None and not spec.lstm:
-        raise SpecError("c0_shape", f"is for lstm and lstmcell: nn.{spec.module_name} has no cell state")
+        raise SpecError("c0_shape", tr("is for lstm and lstmcell: nn.{module} has no cell state", module=spec.module_name))
     if c0_shape is not None and h0_shape is None:
-        raise SpecError("c0_shape", "needs --h0-shape too: an LSTM takes its state as (h_0, c_0), both or neither")
+        raise SpecError("c0_shape", tr("needs --h0-shape too: an LSTM takes its state as (h_0, c_0), both or neither"))
     if lengths is not None and spec.is_cell:
-        raise SpecError("lengths", f"is for layers, not cells: nn.{spec.module_name} takes one time step, not a packed sequence")
+        raise SpecError("lengths", tr("is for layers, not cells: nn.{module} takes one time step, not a packed sequence",
+                                      module=spec.module_name))

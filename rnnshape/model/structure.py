@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rnnshape.language import fill, join, tr
 from rnnshape.model.given import facts_of, PackedFacts, TensorFacts
 from rnnshape.theory import shape_text
 
@@ -40,14 +41,16 @@ def structure_text(value: Any, depth: int = 0) -> str:
         return "None"
     if depth > _MAX_DEPTH:
         return "..."
+    # Composed with join and fill (no words of their own), so that a "packed" inside is still said in the language.
     if isinstance(value, (tuple, list)) and not hasattr(value, "batch_sizes"):
-        inner = ", ".join(structure_text(v, depth + 1) for v in value)
-        return inner if depth == 0 else ("[" + inner + "]" if isinstance(value, list) else "(" + inner + ")")
+        inner = join(", ", [structure_text(v, depth + 1) for v in value])
+        return inner if depth == 0 else fill("[{inner}]" if isinstance(value, list) else "({inner})", inner=inner)
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {structure_text(v, depth + 1)}" for k, v in value.items()) + "}"
+        items = join(", ", [fill("{key}: {value}", key=k, value=structure_text(v, depth + 1)) for k, v in value.items()])
+        return fill("{{{items}}}", items=items)
     facts = facts_of(value)
     if isinstance(facts, PackedFacts):
-        return f"packed {shape_text(facts.data.shape)}"
+        return tr("packed {shape}", shape=shape_text(facts.data.shape))
     if isinstance(facts, TensorFacts):
         return shape_text(facts.shape)
     return type(value).__qualname__

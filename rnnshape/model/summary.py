@@ -16,13 +16,14 @@ from typing import Any
 
 from rnnshape import cost
 from rnnshape.errors import Verdict
+from rnnshape.language import tr
 from rnnshape.model.diagnose import Explanation
 from rnnshape.model.hooks import Group, Outputs, Recorder, watch
 from rnnshape.model.module import is_recurrent, short_type_name
 from rnnshape.render.shown import Shown
 from rnnshape.report import SCHEMA_VERSION
 
-NOT_CALLED = "not called"
+NOT_CALLED = tr("not called")
 
 
 @dataclass
@@ -75,9 +76,13 @@ class Summary(Verdict, Shown):
 
     def headline(self) -> str:
         calls = sum(g.calls for g in self.groups)
-        verdict = f"raised in {self.error.place}" if self.error else ("every check held" if self.ok else "checks failed")
-        return (f"{self.model}: {len(self.rows)} module{'s' if len(self.rows) != 1 else ''}, {calls} recurrent call{'s' if calls != 1 else ''} "
-                f"in {len(self.groups)} group{'s' if len(self.groups) != 1 else ''}, {verdict}")
+        verdict = tr("raised in {place}", place=self.error.place) if self.error else (
+            tr("every check held") if self.ok else tr("checks failed"))
+        n, g = len(self.rows), len(self.groups)
+        return tr("{model}: {modules}, {calls} in {groups}, {verdict}", model=self.model,
+                  modules=tr("{n} module", n=n) if n == 1 else tr("{n} modules", n=n),
+                  calls=tr("{n} recurrent call", n=calls) if calls == 1 else tr("{n} recurrent calls", n=calls),
+                  groups=tr("{n} group", n=g) if g == 1 else tr("{n} groups", n=g), verdict=verdict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -140,7 +145,7 @@ def run_model(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *, keep
     result = w.summary()
     result.error = error or result.error
     # torch's warnings, as notes (the oneDNN one about proj_size, say), each once.
-    result.notes += list(dict.fromkeys(f"torch warned: {probe.clean_warning(str(c.message))}" for c in caught))
+    result.notes += list(dict.fromkeys(tr("torch warned: {warning}", warning=probe.clean_warning(str(c.message))) for c in caught))
     return result
 
 
@@ -151,9 +156,9 @@ def summary_of(model: Any, recorder: Recorder) -> Summary:
             for path, module in model.named_modules()]
     notes = list(recorder.notes)
     if model.training and any(_drops(m) for m in model.modules()):
-        notes.append("the model ran in training mode, so its dropout acted (the shapes are the same in eval mode)")
+        notes.append(tr("the model ran in training mode, so its dropout acted (the shapes are the same in eval mode)"))
     if recorder.groups:
-        notes.append("MACs count the recurrent calls only, each on the shapes it really got")
+        notes.append(tr("MACs count the recurrent calls only, each on the shapes it really got"))
     return Summary(
         model=short_type_name(model),
         rows=rows,

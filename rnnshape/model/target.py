@@ -18,19 +18,21 @@ import sys
 from typing import Any
 
 from rnnshape.errors import ArgumentProblem, SpecError
+from rnnshape.language import tr
 from rnnshape.memory import available_bytes, refuse_if_too_big
 from rnnshape.model.shapes import ITEM_BYTES, parse_dtype, parse_shape
 from rnnshape.model.module import type_name
 
-def _problem(target: str, message: str) -> ArgumentProblem:
-    return ArgumentProblem("TARGET", "target", f"{target!r} {message}")
+def _problem(message: str) -> ArgumentProblem:
+    """`message` names TARGET itself (its templates start with {target!r}): error: TARGET 'x.py:f' cannot be imported: ..."""
+    return ArgumentProblem("TARGET", "target", message)
 
 
 def parse_target(target: str) -> tuple[str, str]:
     """(where, attribute) of path/to/file.py:factory or package.module:factory; checked before anything is imported."""
     where, sep, attribute = target.strip().rpartition(":")
     if not sep or not where or not attribute:
-        raise _problem(target, "must be path/to/file.py:factory or package.module:factory")
+        raise _problem(tr("{target!r} must be path/to/file.py:factory or package.module:factory", target=target))
     return where, attribute
 
 
@@ -42,19 +44,22 @@ def load_model(target: str) -> Any:
     for part in attribute.split("."):
         if not hasattr(obj, part):
             names = ", ".join(n for n in sorted(vars(module)) if not n.startswith("_"))[:300]
-            raise _problem(target, f"names no {attribute!r} in {where} (it has: {names or 'nothing'})")
+            raise _problem(tr("{target!r} names no {attribute!r} in {where} (it has: {names})", target=target,
+                              attribute=attribute, where=where, names=names or tr("nothing")))
         obj = getattr(obj, part)
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(obj, torch.nn.Module):
         if not callable(obj):
-            raise _problem(target, f"is a {type_name(obj)}: neither an nn.Module nor a callable that returns one")
+            raise _problem(tr("{target!r} is a {type}: neither an nn.Module nor a callable that returns one", target=target,
+                              type=type_name(obj)))
         try:
             obj = obj()
         except Exception as exc:  # noqa: BLE001 -- the user's factory: whatever it raises, one line
-            raise _problem(target, f"raised {type(exc).__name__} when called: {_first_line(exc)}") from None
+            raise _problem(tr("{target!r} raised {kind} when called: {error}", target=target, kind=type(exc).__name__,
+                              error=_first_line(exc))) from None
         torch = sys.modules.get("torch")
     if torch is None or not isinstance(obj, torch.nn.Module):
-        raise _problem(target, f"returned a {type_name(obj)}, not an nn.Module")
+        raise _problem(tr("{target!r} returned a {type}, not an nn.Module", target=target, type=type_name(obj)))
     return obj
 
 
@@ -62,7 +67,7 @@ def _import(target: str, where: str) -> Any:
     path = os.path.abspath(where)
     is_file = where.endswith(".py") or os.sep in where or "/" in where
     if is_file and not os.path.isfile(path):
-        raise _problem(target, f"cannot be imported: no file {where}")
+        raise _problem(tr("{target!r} cannot be imported: no file {where}", target=target, where=where))
     folder = os.path.dirname(path) if is_file else os.getcwd()
     # The file's own folder (or the current one, for a package) first, so that its own imports resolve.
     sys.path.insert(0, folder)
@@ -71,7 +76,7 @@ def _import(target: str, where: str) -> Any:
             name = "rnnshape_target_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
             spec = importlib.util.spec_from_file_location(name, path)
             if spec is None or spec.loader is None:
-                raise _problem(target, f"cannot be imported: {where} is not a Python file")
+                raise _problem(tr("{target!r} cannot be imported: {where} is not a Python file", target=target, where=where))
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module  # dataclasses and pickling look classes up there
             spec.loader.exec_module(module)
@@ -80,9 +85,10 @@ def _import(target: str, where: str) -> Any:
     except ArgumentProblem:
         raise
     except SystemExit as exc:  # an argparse at import time, say
-        raise _problem(target, f"cannot be imported: it called sys.exit({exc.code!r})") from None
+        raise _problem(tr("{target!r} cannot be imported: it called sys.exit({code!r})", target=target, code=exc.code)) from None
     except Exception as exc:  # noqa: BLE001 -- SyntaxError, ImportError, anything its top level raises
-        raise _problem(target, f"cannot be imported: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise _problem(tr("{target!r} cannot be imported: {kind}: {error}", target=target, kind=type(exc).__name__,
+                          error=_first_line(exc))) from None
     finally:
         try:
             sys.path.remove(folder)
@@ -95,7 +101,8 @@ def parse_inputs(shapes: list[str], dtypes: list[str], high: str | None) -> tupl
     parsed = [parse_shape("input_shape", text) for text in shapes]
     kinds = [parse_dtype("input_dtype", text) for text in dtypes]
     if len(kinds) > 1 and len(kinds) != len(parsed):
-        raise SpecError("input_dtype", f"must be given once for every input, or once for all: {len(parsed)} --input-shape, {len(kinds)} --input-dtype")
+        raise SpecError("input_dtype", tr("must be given once for every input, or once for all: {shapes} --input-shape, "
+                                          "{dtypes} --input-dtype", shapes=len(parsed), dtypes=len(kinds)))
     kinds = kinds * len(parsed) if len(kinds) == 1 else (kinds or ["float32"] * len(parsed))
     return list(zip(parsed, kinds)), None if high is None else _positive("input_high", high)
 
@@ -105,8 +112,8 @@ def make_inputs(model: Any, inputs: list[tuple[tuple[int, ...], str]], high: int
     """One tensor per (shape, dtype), drawn from `seed` on the model's device; integer ids in [0, N)."""
     upper = _high(model, high) if any(kind.startswith("int") for _, kind in inputs) else None
     needed = sum(math.prod(shape) * ITEM_BYTES[kind] for shape, kind in inputs)
-    refuse_if_too_big(needed, device="cpu", available=available_bytes(), max_memory=max_memory, what="drawing these inputs",
-                      hint="give smaller --input-shape sizes")
+    refuse_if_too_big(needed, device="cpu", available=available_bytes(), max_memory=max_memory, what=tr("drawing these inputs"),
+                      hint=tr("give smaller --input-shape sizes"))
     from rnnshape import probe
 
     torch = probe.import_torch()
@@ -127,9 +134,9 @@ def _positive(field: str, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise SpecError(field, f"must be a positive integer (got {text!r})") from None
+        raise SpecError(field, tr("must be a positive integer (got {value!r})", value=text)) from None
     if value < 1:
-        raise SpecError(field, f"must be a positive integer (got {value})")
+        raise SpecError(field, tr("must be a positive integer (got {value})", value=value))
     return value
 
 
@@ -141,7 +148,7 @@ def _high(model: Any, high: int | None) -> int:
 
     sizes = [m.num_embeddings for m in model.modules() if isinstance(m, torch.nn.Embedding)]
     if not sizes:
-        raise SpecError("input_high", "is needed for integer inputs: the model has no nn.Embedding to take the id range from")
+        raise SpecError("input_high", tr("is needed for integer inputs: the model has no nn.Embedding to take the id range from"))
     return min(sizes)
 
 
