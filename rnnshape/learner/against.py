@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 
 from rnnshape import theory
 from rnnshape.errors import EnvironmentProblem
+from rnnshape.language import fill, join, say, tr
 from rnnshape.learner import binding, returns
 from rnnshape.learner.diagnose import (
     Diagnosis,
@@ -46,24 +47,28 @@ from rnnshape.spec import RNNSpec, spec_or_module
 
 # Every sentence this module says to a person, in one place (for translation).
 MESSAGES = {
-    "meta": "--device meta: values do not exist there, so there is nothing to compare {function} with; use --device cpu",
-    "ran_from_zeros": "{function}() takes no {states}, so torch ran from zeros too, where {function}() must start",
-    "packed": "packed input: {function}() gets the padded input {shape} (zeros after each length) and torch the same "
-              "batch packed with lengths {lengths}; its output must be padded the same way",
-    "no_lengths": "{function}() takes no lengths, so it cannot stop each sequence at its own length",
-    "lower_layers": "only the top layer's output is compared (a function returns no other); each layer's last state is "
-                    "compared in h_n",
-    "ignored": "given another {what}, {function}() returned the same numbers",
-    "headline_ok": "{function}() gives what torch gives (largest error {error:.3g})",
-    "headline_raised": "{function}() raised {kind}",
-    "headline_differs": "{function}() differs from torch",
-    "failed_raised": "failed: {function}() raised {kind}: {message}{where}",
-    "failed_differs": "failed: {function}() differs from nn.{module} beyond atol={atol:g}, rtol={rtol:g}",
-    "failed_where": "; first at layer {layer}, {direction}, time step {time_step} ({tensor})",
-    "failed_shape": "; {tensor} has shape {shape}, nn.{module}'s {expected}",
-    "failed_diagnosis": "; diagnosis: {titles}",
-    "at": " (at {where})",
+    "meta": tr("--device meta: values do not exist there, so there is nothing to compare {function} with; use --device cpu"),
+    "ran_from_zeros": tr("{function}() takes no {states}, so torch ran from zeros too, where {function}() must start"),
+    "packed": tr("packed input: {function}() gets the padded input {shape} (zeros after each length) and torch the same "
+                 "batch packed with lengths {lengths}; its output must be padded the same way"),
+    "no_lengths": tr("{function}() takes no lengths, so it cannot stop each sequence at its own length"),
+    "lower_layers": tr("only the top layer's output is compared (a function returns no other); each layer's last state is "
+                       "compared in h_n"),
+    "ignored": tr("given another {what}, {function}() returned the same numbers"),
+    "headline_ok": tr("{function}() gives what torch gives (largest error {error:.3g})"),
+    "headline_raised": tr("{function}() raised {kind}"),
+    "headline_differs": tr("{function}() differs from torch"),
+    "failed_raised": tr("failed: {function}() raised {kind}: {message}{where}"),
+    "failed_differs": tr("failed: {function}() differs from nn.{module} beyond atol={atol:g}, rtol={rtol:g}"),
+    "failed_where": tr("; first at layer {layer}, {direction}, time step {time_step} ({tensor})"),
+    "failed_shape": tr("; {tensor} has shape {shape}, nn.{module}'s {expected}"),
+    "failed_diagnosis": tr("; diagnosis: {titles}"),
+    "at": tr(" (at {where})"),
+    "or": tr("{one} or {other}"),
+    "list": tr("{first}, {next}"),
 }
+# What a probe gave the function another of ("given another input").
+_PROBED = {"input": tr("input"), "weights": tr("weights")}
 
 
 @dataclass(frozen=True)
@@ -106,10 +111,10 @@ class Against:
 
     def headline(self, report: Any) -> str:
         if self.raised is not None:
-            return MESSAGES["headline_raised"].format(function=self.function, kind=self.raised.kind)
+            return fill(MESSAGES["headline_raised"], function=self.function, kind=self.raised.kind)
         if report.ok:
-            return MESSAGES["headline_ok"].format(function=self.function, error=report.max_abs_error)
-        return MESSAGES["headline_differs"].format(function=self.function)
+            return fill(MESSAGES["headline_ok"], function=self.function, error=report.max_abs_error)
+        return fill(MESSAGES["headline_differs"], function=self.function)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,24 +127,36 @@ class Against:
         }
 
     def failure_line(self, report: Any) -> str:
-        """The one `failed:` line for stderr."""
+        """The one `failed:` line for stderr, already in the chosen language (the CLI writes it as it is)."""
+        return say(self.failure(report))
+
+    def failure(self, report: Any) -> str:
+        """The `failed:` line as a Message (English, translatable)."""
         if self.raised is not None:
-            where = MESSAGES["at"].format(where=self.raised.where) if self.raised.where else ""
-            line = MESSAGES["failed_raised"].format(function=self.function, kind=self.raised.kind,
-                                                    message=self.raised.message, where=where)
+            where = fill(MESSAGES["at"], where=self.raised.where) if self.raised.where else ""
+            parts = [fill(MESSAGES["failed_raised"], function=self.function, kind=self.raised.kind,
+                          message=self.raised.message, where=where)]
         else:
-            line = MESSAGES["failed_differs"].format(function=self.function, module=report.spec.module_name,
-                                                     atol=report.atol, rtol=report.rtol)
+            parts = [fill(MESSAGES["failed_differs"], function=self.function, module=report.spec.module_name,
+                          atol=report.atol, rtol=report.rtol)]
             d = report.first_divergence
             if d is not None:
-                line += MESSAGES["failed_where"].format(**vars(d))
+                parts.append(fill(MESSAGES["failed_where"], **vars(d)))
             for m in self.shape_mismatches:
-                line += MESSAGES["failed_shape"].format(tensor=m.tensor, shape=theory.shape_text(m.shape),
-                                                        module=report.spec.module_name, expected=theory.shape_text(m.expected))
+                parts.append(fill(MESSAGES["failed_shape"], tensor=m.tensor, shape=theory.shape_text(m.shape),
+                                  module=report.spec.module_name, expected=theory.shape_text(m.expected)))
         if self.diagnoses:
-            titles = ", ".join(dict.fromkeys(d.title for d in self.diagnoses))
-            line += MESSAGES["failed_diagnosis"].format(titles=titles)
-        return line
+            titles = _listed(list(dict.fromkeys(d.title for d in self.diagnoses)))
+            parts.append(fill(MESSAGES["failed_diagnosis"], titles=titles))
+        return join("", parts)
+
+
+def _listed(items: list[str]) -> str:
+    """The items as a, b, c, each comma said in the language (`join` would keep the English comma)."""
+    out = items[0]
+    for item in items[1:]:
+        out = fill(MESSAGES["list"], first=out, next=item)
+    return out
 
 
 class _Hook:
@@ -265,7 +282,7 @@ def verify_against(against: Any, spec: Any, args: tuple[Any, ...], *, atol: floa
         layer_spec = RNNSpec.from_module(module, **fields)
     if layer_spec.device == "meta":
         name = target if isinstance(against, str) else function_name(against)
-        raise EnvironmentProblem(MESSAGES["meta"].format(function=name))
+        raise EnvironmentProblem(fill(MESSAGES["meta"], function=name))
     function = load_function(target) if isinstance(against, str) else checked_function(against, target)
     plan = binding.plan(function, layer_spec, target)
     notes = []
@@ -274,7 +291,8 @@ def verify_against(against: Any, spec: Any, args: tuple[Any, ...], *, atol: floa
         missing = [s for s in ("h_0", "c_0") if not plan.takes(s) and (s == "h_0" or layer_spec.lstm)]
         if missing:
             layer_spec = replace(layer_spec, **{s.replace("_", ""): "zeros" for s in missing})
-            notes.append(MESSAGES["ran_from_zeros"].format(function=plan.function, states=" or ".join(missing)))
+            states = missing[0] if len(missing) == 1 else fill(MESSAGES["or"], one=missing[0], other=missing[1])
+            notes.append(fill(MESSAGES["ran_from_zeros"], function=plan.function, states=states))
     hook = _Hook(function, plan, target)
     subject = layer_spec if module is None else module
     report = verify(subject, *args, atol=atol, rtol=rtol, max_memory=max_memory, reference=hook, relative_to="module",
@@ -296,9 +314,9 @@ def _notes(spec: RNNSpec, plan: binding.Plan, hook: _Hook) -> list[str]:
     if spec.packed:
         x = hook.case.x if hook.case is not None else None
         shape = theory.shape_text(tuple(x.shape)) if x is not None else ""
-        out.append(MESSAGES["packed"].format(function=plan.function, shape=shape, lengths=list(spec.lengths or ())))
+        out.append(fill(MESSAGES["packed"], function=plan.function, shape=shape, lengths=list(spec.lengths or ())))
         if not plan.takes_lengths:
-            out.append(MESSAGES["no_lengths"].format(function=plan.function))
+            out.append(fill(MESSAGES["no_lengths"], function=plan.function))
     return out
 
 
@@ -347,7 +365,7 @@ def _probes(hook: _Hook, case: Case) -> list[Diagnosis]:
             continue
         first = hook.returned.tensors
         if again.keys() == first.keys() and all(_same(first[n], again[n]) for n in first):
-            found.append(diagnosis(BY_NAME[name], MESSAGES["ignored"].format(what=what, function=hook.name),
+            found.append(diagnosis(BY_NAME[name], fill(MESSAGES["ignored"], what=_PROBED[what], function=hook.name),
                                    tuple(first), complete=False))
     return found
 

@@ -25,28 +25,32 @@ from typing import Any, Callable
 
 from rnnshape import theory
 from rnnshape.errors import SpecError
+from rnnshape.language import fill, join, tr
 from rnnshape.spec import RNNSpec
 
 # Every sentence this module says to a person, in one place (for translation).
 MESSAGES = {
-    "unbindable": "{target!r}: rnnshape cannot give {function}()'s parameter {name!r}: {reason}. It gives parameters named: {names}",
-    "unknown": "no value has that name",
-    "did_you_mean": "no value has that name (did you mean {close!r}?)",
-    "no_cell_state": "nn.{module} has no cell state; c_0 is for lstm and lstmcell",
-    "cell_has_no": "nn.{module} takes one step of one layer: it has no {name}",
-    "no_bias": "this nn.{module} has no biases (--no-bias)",
-    "no_projection": "weight_hr exists only with --proj-size",
-    "no_such_layer": "this nn.{module} has {layers} layer(s): its parameters end in {suffixes}",
-    "no_reverse": "this nn.{module} is unidirectional: no parameter ends in _reverse",
-    "short_name": "the short names (weight_ih, ...) name the only layer of a one-layer, one-direction module; "
-                  "this one has {layers} layer(s) and {directions} direction(s): use {example}",
-    "cell_suffix": "a cell's parameters have no _l0 suffix: use {short}",
+    "unbindable": tr("{target!r}: rnnshape cannot give {function}()'s parameter {name!r}: {reason}. It gives parameters "
+                     "named: {names}"),
+    "unknown": tr("no value has that name"),
+    "did_you_mean": tr("no value has that name (did you mean {close!r}?)"),
+    "no_cell_state": tr("nn.{module} has no cell state; c_0 is for lstm and lstmcell"),
+    "cell_has_no": tr("nn.{module} takes one step of one layer: it has no {name}"),
+    "no_bias": tr("this nn.{module} has no biases (--no-bias)"),
+    "no_projection": tr("weight_hr exists only with --proj-size"),
+    "no_such_layer": tr("this nn.{module} has {layers} layer(s): its parameters end in {suffixes}"),
+    "no_reverse": tr("this nn.{module} is unidirectional: no parameter ends in _reverse"),
+    "short_name": tr("the short names (weight_ih, ...) name the only layer of a one-layer, one-direction module; "
+                     "this one has {layers} layer(s) and {directions} direction(s): use {example}"),
+    "cell_suffix": tr("a cell's parameters have no _l0 suffix: use {short}"),
     # How each argument is described in the report ("what rnn_forward() was given").
-    "given_default": "its default",
-    "given_params": "dict(named_parameters()): {count} tensors",
-    "given_module": "nn.{module}, holding these weights",
-    "given_pair": "(h_0, c_0)",
-    "given_zeros": "{name} (zeros: the call gave none)",
+    "given_default": tr("its default"),
+    "given_params": tr("dict(named_parameters()): {count} tensors"),
+    "given_module": tr("nn.{module}, holding these weights"),
+    "given_pair": "(h_0, c_0)",  # code: the same in every language
+    "given_zeros": tr("{name} (zeros: the call gave none)"),
+    # A role and its other names, as the refusal lists them.
+    "or": tr("{role} (or {others})"),
 }
 
 # A name the function may use -> what it receives (its role). The roles' own names come first.
@@ -113,8 +117,8 @@ def listing(spec: RNNSpec) -> str:
     for role, others in _LISTED:
         if (role == "c_0" and not spec.lstm) or (role in _LAYER_ONLY and spec.is_cell):
             continue
-        groups.append(role + (f" (or {', '.join(others)})" if others else ""))
-    return ", ".join(groups + parameter_names(spec))
+        groups.append(fill(MESSAGES["or"], role=role, others=", ".join(others)) if others else role)
+    return join(", ", groups + parameter_names(spec))
 
 
 def plan(function: Callable[..., Any], spec: RNNSpec, target: str) -> Plan:
@@ -135,8 +139,8 @@ def plan(function: Callable[..., Any], spec: RNNSpec, target: str) -> Plan:
                 bindings.append(Binding(p.name, "default", p.kind == p.POSITIONAL_ONLY, p.default))
                 continue
             reason = _reason(p.name, spec, weights)
-            raise SpecError("against", MESSAGES["unbindable"].format(
-                target=target, function=name, name=p.name, reason=reason, names=listing(spec)))
+            raise SpecError("against", fill(
+                MESSAGES["unbindable"], target=target, function=name, name=p.name, reason=reason, names=listing(spec)))
         bindings.append(Binding(p.name, role, p.kind == p.POSITIONAL_ONLY))
     return Plan(name, tuple(bindings))
 
@@ -162,29 +166,29 @@ def _reason(name: str, spec: RNNSpec, weights: list[str]) -> str:
     module = spec.module_name
     role = ALIASES.get(name)
     if role in ("c_0", "c_prev"):
-        return MESSAGES["no_cell_state"].format(module=module)
+        return fill(MESSAGES["no_cell_state"], module=module)
     if role in _LAYER_ONLY:
-        return MESSAGES["cell_has_no"].format(module=module, name=name)
+        return fill(MESSAGES["cell_has_no"], module=module, name=name)
     match = _PARAMETER.match(name)
     if match:
         kind, layer, reverse = match.groups()
         if kind.startswith("bias") and not spec.bias:
-            return MESSAGES["no_bias"].format(module=module)
+            return fill(MESSAGES["no_bias"], module=module)
         if kind == "weight_hr" and not spec.proj_size:
             return MESSAGES["no_projection"]
         if spec.is_cell:
-            return MESSAGES["cell_suffix"].format(short=kind)
+            return fill(MESSAGES["cell_suffix"], short=kind)
         if layer is None:
             example = ", ".join(n for n in weights if n.startswith(kind))
-            return MESSAGES["short_name"].format(layers=spec.num_layers, directions=spec.num_directions, example=example)
+            return fill(MESSAGES["short_name"], layers=spec.num_layers, directions=spec.num_directions, example=example)
         if int(layer) >= spec.num_layers:
             suffixes = ", ".join(f"_l{k}" for k in range(spec.num_layers))
-            return MESSAGES["no_such_layer"].format(module=module, layers=spec.num_layers, suffixes=suffixes)
+            return fill(MESSAGES["no_such_layer"], module=module, layers=spec.num_layers, suffixes=suffixes)
         if reverse and not spec.bidirectional:
-            return MESSAGES["no_reverse"].format(module=module)
+            return fill(MESSAGES["no_reverse"], module=module)
     known = [n for n in ALIASES if _role(n, spec, weights, set()) is not None] + weights
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-    return MESSAGES["did_you_mean"].format(close=close[0]) if close else MESSAGES["unknown"]
+    return fill(MESSAGES["did_you_mean"], close=close[0]) if close else MESSAGES["unknown"]
 
 
 @dataclass
@@ -246,9 +250,9 @@ def described(plan: Plan, values: Values, zeros: set[str]) -> list[tuple[str, st
         if role == "default":
             given = MESSAGES["given_default"]
         elif role == "params":
-            given = MESSAGES["given_params"].format(count=len(values.params))
+            given = fill(MESSAGES["given_params"], count=len(values.params))
         elif role == "module":
-            given = MESSAGES["given_module"].format(module=spec.module_name)
+            given = fill(MESSAGES["given_module"], module=spec.module_name)
         elif role == "hx_pair":
             given = MESSAGES["given_pair"]
         elif role in ("batch_first", "lengths"):
@@ -257,7 +261,7 @@ def described(plan: Plan, values: Values, zeros: set[str]) -> list[tuple[str, st
             state = {"h_prev": "h_0", "c_prev": "c_0"}.get(role, role)
             given = state + ("[0]" if role in ("h_prev", "c_prev") and _one_row(spec) else "")
             if state in zeros:
-                given = MESSAGES["given_zeros"].format(name=given)
+                given = fill(MESSAGES["given_zeros"], name=given)
             shape = list(value(role, values).shape)
         out.append((b.parameter, given, shape))
     return out

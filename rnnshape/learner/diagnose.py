@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnshape import theory
+from rnnshape.language import fill, tr
 from rnnshape.learner import wrong
 from rnnshape.learner.mistakes import MISTAKES, Mistake, Variant
 
@@ -25,10 +26,10 @@ MAX_MACS_PER_RUN = 50_000_000
 
 # Every sentence this module says to a person, in one place (for translation).
 MESSAGES = {
-    "together": "{detail}; together with: {other}",
-    "both": "{detail}; and {other}",
-    "too_big": "the known mistakes are not rerun: at {macs:,} multiply-accumulates a run, their ~50 reruns would take "
-               "long; a smaller --seq-len, --batch-size or --hidden-size gets a diagnosis",
+    "together": tr("{detail}; together with: {other}"),
+    "both": tr("{detail}; and {other}"),
+    "too_big": tr("the known mistakes are not rerun: at {macs:,} multiply-accumulates a run, their ~50 reruns would take "
+                  "long; a smaller --seq-len, --batch-size or --hidden-size gets a diagnosis"),
 }
 
 
@@ -58,7 +59,7 @@ def diagnosis(mistake: Mistake, detail: str, explains: tuple[str, ...] = (), com
 def too_big(spec: Any) -> str | None:
     """Why the reruns are skipped for this layer, or None."""
     macs = theory.total_parameters(spec) * spec.steps * max(spec.batch, 1)
-    return MESSAGES["too_big"].format(macs=macs) if macs > MAX_MACS_PER_RUN else None
+    return fill(MESSAGES["too_big"], macs=macs) if macs > MAX_MACS_PER_RUN else None
 
 
 def fits(got: Any, predicted: Any, atol: float, rtol: float) -> bool:
@@ -123,11 +124,11 @@ def from_numbers(case: wrong.Case, returned: dict[str, Any], atol: float, rtol: 
             if explains != wrong_names or contradicts:
                 continue
             if pick_mistake is mistake:  # two ways of the same mistake (batch_first: in and out)
-                found.append(diagnosis(mistake, MESSAGES["both"].format(detail=variant.detail, other=pick.detail), _ordered(explains)))
+                found.append(diagnosis(mistake, fill(MESSAGES["both"], detail=variant.detail, other=pick.detail), _ordered(explains)))
                 continue
-            found.append(diagnosis(mistake, MESSAGES["together"].format(detail=variant.detail, other=pick_mistake.title),
+            found.append(diagnosis(mistake, fill(MESSAGES["together"], detail=variant.detail, other=pick_mistake.title),
                                    _ordered(explains)))
-            found.append(diagnosis(pick_mistake, MESSAGES["together"].format(detail=pick.detail, other=mistake.title),
+            found.append(diagnosis(pick_mistake, fill(MESSAGES["together"], detail=pick.detail, other=mistake.title),
                                    _ordered(explains)))
     return _unique(found) or partial
 

@@ -14,19 +14,23 @@ import sys
 from typing import Any, Callable
 
 from rnnshape.errors import ArgumentProblem, SpecError
+from rnnshape.language import fill, tr
 
 # Every sentence this module says to a person, in one place (for translation).
 MESSAGES = {
-    "form": "must be FILE.py:FUNCTION or package.module:FUNCTION (got {target!r})",
-    "missing": "{target!r} names no {name!r} in {where} (its functions: {names})",
-    "not_callable": "{target!r} is a {kind}, not a function: give the function that runs your forward pass",
-    "a_class": "{target!r} is a class: give the function that runs your forward pass (a class would be built, not run)",
-    "no_signature": "{target!r}: the parameters of {name} cannot be read ({error}), so nothing can be passed to it by name",
+    "form": tr("must be FILE.py:FUNCTION or package.module:FUNCTION (got {target!r})"),
+    "missing": tr("{target!r} names no {name!r} in {where} (its functions: {names})"),
+    "not_callable": tr("{target!r} is a {kind}, not a function: give the function that runs your forward pass"),
+    "a_class": tr("{target!r} is a class: give the function that runs your forward pass (a class would be built, not "
+                  "run)"),
+    "no_signature": tr("{target!r}: the parameters of {name} cannot be read ({error}), so nothing can be passed to it by "
+                       "name"),
+    "none": tr("none"),
 }
 
 
 def _problem(key: str, **values: Any) -> SpecError:
-    return SpecError("against", MESSAGES[key].format(**values))
+    return SpecError("against", fill(MESSAGES[key], **values))
 
 
 def check_target(target: str) -> tuple[str, str]:
@@ -52,7 +56,7 @@ def load_function(target: str) -> Callable[..., Any]:
     for part in attribute.split("."):
         if not hasattr(found, part):
             names = ", ".join(n for n, v in sorted(vars(module).items()) if inspect.isfunction(v) and not n.startswith("_"))
-            raise _problem("missing", target=target, name=attribute, where=where, names=names[:300] or "none")
+            raise _problem("missing", target=target, name=attribute, where=where, names=names[:300] or MESSAGES["none"])
         found = getattr(found, part)
     return checked_function(found, target)
 

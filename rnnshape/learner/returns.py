@@ -15,21 +15,23 @@ from typing import Any
 
 from rnnshape import theory
 from rnnshape.errors import SpecError
+from rnnshape.language import fill, join, tr
 from rnnshape.spec import RNNSpec
 
 # Every sentence this module says to a person, in one place (for translation).
 MESSAGES = {
-    "refused": "{target!r}: {function}() returned {what}; it must return what nn.{module} returns: {contract}",
-    "layer": "output, or (output, h_n)",
-    "lstm": "output, (output, h_n) or (output, (h_n, c_n))",
-    "cell": "h_1",
-    "lstmcell": "h_1, or (h_1, c_1)",
-    "tuple": "a {kind} of {count}: ({items})",
-    "left_out": "{function}() returned no {names}: not compared",
-    "not_finite": "{function}() returned NaN or inf in {names}: those values count as differing, and the error "
-                  "columns are the largest over the finite ones",
-    "dtype": "{function}() returned {dtype} tensors where nn.{module} computes in {module_dtype}: a buffer made with "
-             "torch.zeros(...) is float32 unless given dtype=input.dtype",
+    "refused": tr("{target!r}: {function}() returned {what}; it must return what nn.{module} returns: {contract}"),
+    "layer": tr("output, or (output, h_n)"),
+    "lstm": tr("output, (output, h_n) or (output, (h_n, c_n))"),
+    "cell": "h_1",  # code: the same in every language
+    "lstmcell": tr("h_1, or (h_1, c_1)"),
+    "tuple": tr("a {kind} of {count}: ({items})"),
+    "other": tr("a {kind}"),  # one value of a type: "a int", "a str"
+    "left_out": tr("{function}() returned no {names}: not compared"),
+    "not_finite": tr("{function}() returned NaN or inf in {names}: those values count as differing, and the error "
+                     "columns are the largest over the finite ones"),
+    "dtype": tr("{function}() returned {dtype} tensors where nn.{module} computes in {module_dtype}: a buffer made with "
+                "torch.zeros(...) is float32 unless given dtype=input.dtype"),
 }
 
 
@@ -71,8 +73,8 @@ def read(value: Any, spec: RNNSpec, function: str, target: str) -> Returned:
         elif tensor(first) and spec.lstm and pair(second):
             found = {"output": first, "h_n": second[0], "c_n": second[1]}
     if found is None or (spec.is_cell and not all(torch.is_tensor(t) for t in found.values())):
-        raise SpecError("against", MESSAGES["refused"].format(
-            target=target, function=function, what=describe(value), module=spec.module_name, contract=contract(spec)))
+        raise SpecError("against", fill(
+            MESSAGES["refused"], target=target, function=function, what=describe(value), module=spec.module_name, contract=contract(spec)))
     if isinstance(found.get("output"), packed):
         found["output"] = torch.nn.utils.rnn.pad_packed_sequence(found["output"], batch_first=spec.batch_first,
                                                                   total_length=spec.seq_len)[0]
@@ -87,9 +89,9 @@ def describe(value: Any, depth: int = 0) -> str:
     if shape is not None and not isinstance(value, (tuple, list)):
         return f"{name} {theory.shape_text(tuple(shape))}"
     if isinstance(value, (tuple, list)) and depth < 2:
-        items = ", ".join(describe(v, depth + 1) for v in list(value)[:4]) + (", ..." if len(value) > 4 else "")
-        return MESSAGES["tuple"].format(kind=name, count=len(value), items=items)
-    return "None" if value is None else f"a {name}"
+        items = join(", ", [describe(v, depth + 1) for v in list(value)[:4]] + (["..."] if len(value) > 4 else []))
+        return fill(MESSAGES["tuple"], kind=name, count=len(value), items=items)
+    return "None" if value is None else fill(MESSAGES["other"], kind=name)
 
 
 def expected_shapes(spec: RNNSpec) -> dict[str, tuple[int, ...]]:
@@ -106,14 +108,14 @@ def notes(returned: Returned, spec: RNNSpec, function: str) -> list[str]:
     wanted = ("h_1", "c_1") if spec.is_cell else ("output", "h_n", "c_n")
     missing = [n for n in wanted if n not in returned.tensors and (spec.lstm or n not in ("c_n", "c_1"))]
     if missing:
-        out.append(MESSAGES["left_out"].format(function=function, names=", ".join(missing)))
+        out.append(fill(MESSAGES["left_out"], function=function, names=", ".join(missing)))
     import torch
 
     odd = [n for n, t in returned.tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all().item())]
     if odd:
-        out.append(MESSAGES["not_finite"].format(function=function, names=", ".join(odd)))
+        out.append(fill(MESSAGES["not_finite"], function=function, names=", ".join(odd)))
     dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in returned.tensors.values()} - {spec.dtype})
     if dtypes:
-        out.append(MESSAGES["dtype"].format(function=function, dtype=", ".join(dtypes), module=spec.module_name,
+        out.append(fill(MESSAGES["dtype"], function=function, dtype=", ".join(dtypes), module=spec.module_name,
                                             module_dtype=spec.dtype))
     return out
