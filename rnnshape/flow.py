@@ -18,6 +18,11 @@ picture: one step, h_0 (c_0) in, h_1 (c_1) out, and the loop back that the
 caller writes.
 
 Neither torch nor rich is imported at module level: rich only when drawing.
+
+Every word in the picture (row labels, the title, the legend) is said in the language
+chosen for the run where it is made (said()); tensor names, shapes, code and the
+directions' own names (forward, reverse) never are. Widths are counted in terminal
+columns (cell_width: a Chinese character takes two), so the grid stays aligned.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from rnnshape import theory
+from rnnshape.language import said
+from rnnshape.render.text import cell_width
 from rnnshape.spec import RNNSpec, lengths_text
 
 # Layers beyond this many are elided: the bottom two and the top two stay.
@@ -76,6 +83,11 @@ class _Grid:
         return self.column(i) + _cell_width(self, self.steps[i]) // 2
 
 
+def _ljust(text: str, width: int) -> str:
+    """text padded with spaces to `width` terminal columns (str.ljust counts characters)."""
+    return text + " " * max(width - cell_width(text), 0)
+
+
 def _cell_text(t: int | None) -> str:
     return "⋯" if t is None else f"[t{t}]"
 
@@ -85,7 +97,7 @@ def _cell_width(grid: _Grid, t: int | None) -> int:
 
 
 def _row_label(layer: int, direction: str) -> str:
-    return f"layer {layer} {ARROW[direction]}"
+    return said("layer {layer} {arrow}", layer=layer, arrow=ARROW[direction])
 
 
 def _directions(spec: RNNSpec) -> tuple[str, ...]:
@@ -107,7 +119,7 @@ def _visible_sequences(spec: RNNSpec) -> list[int | None]:
 
 
 def _sequence_label(spec: RNNSpec, i: int) -> str:
-    return f"seq {i}, len {spec.lengths[i]}"
+    return said("seq {i}, len {length}", i=i, length=spec.lengths[i])
 
 
 def _cap(name: str, row: int, per_sequence: bool) -> str:
@@ -119,10 +131,10 @@ def _plan(spec: RNNSpec, width: int) -> _Grid:
     """Pick the widest wires that fit all steps; elide the middle steps when none do."""
     layers = _visible_layers(spec)
     shown = [layer for layer in layers if layer is not None]
-    labels = [_row_label(layer, d) for layer in shown for d in _directions(spec)] + ["output[t]", "input"]
+    labels = [_row_label(layer, d) for layer in shown for d in _directions(spec)] + ["output[t]", said("input")]
     if spec.packed:
         labels += ["batch_sizes"] + [_sequence_label(spec, i) for i in _visible_sequences(spec) if i is not None]
-    label_width = max(len(s) for s in labels) + 1
+    label_width = max(cell_width(s) for s in labels) + 1
     rows = [r.row for r in theory.h_n_rows(spec)]
     cap_width = len(_cap("h_n", max(rows), spec.packed))
     # A packed grid writes batch_sizes under each column: the column must hold N's digits.
@@ -162,12 +174,12 @@ def _place(line: list[Segment], used: int, column: int, text: str, style: str | 
         line.append((" " * (column - used), None))
         used = column
     line.append((text, style))
-    return used + len(text)
+    return used + cell_width(text)
 
 
 def _centred_row(grid: _Grid, label: str, items: list[str | None], style: str | None) -> list[Segment]:
     """A row of short texts centred under the cells (for ↑, x_t, t=...)."""
-    line: list[Segment] = [(label.ljust(grid.label_width), style if label else None)]
+    line: list[Segment] = [(_ljust(label, grid.label_width), style if label else None)]
     used = grid.label_width
     for i, text in enumerate(items):
         if text is None:
@@ -193,7 +205,7 @@ def _layer_row(spec: RNNSpec, grid: _Grid, layer: int, direction: str, h_n_row: 
     def wire(n: int, line: str = "─") -> Segment:
         return (line * (n - 1) + "→" if forward else "←" + line * (n - 1)), STYLE["wire"]
 
-    line: list[Segment] = [(_row_label(layer, direction).ljust(grid.label_width), cell_style)]
+    line: list[Segment] = [(_ljust(_row_label(layer, direction), grid.label_width), cell_style)]
     line.append((left[0].rjust(grid.cap_width), left[1]))
     line += [(" ", None), wire(2)]
     for i, t in enumerate(grid.steps):
@@ -223,7 +235,7 @@ def _sequence_row(spec: RNNSpec, grid: _Grid, i: int) -> list[Segment]:
     state at that last ●, carried past the padding without being computed.
     """
     length = spec.lengths[i]
-    line: list[Segment] = [(_sequence_label(spec, i).ljust(grid.label_width), None)]
+    line: list[Segment] = [(_ljust(_sequence_label(spec, i), grid.label_width), None)]
     used = grid.label_width
     for j, t in enumerate(grid.steps):
         runs = _runs(length, grid, j)
@@ -243,7 +255,8 @@ def _packing_lines(spec: RNNSpec, grid: _Grid) -> list[list[Segment]]:
     for i in _visible_sequences(spec):
         if i is None:
             low, high = 3, len(spec.lengths) - 3
-            lines.append([(f"⋮ sequences {low}..{high} elided ({high - low + 1}); batch_sizes counts them too", STYLE["elided"])])
+            text = said("⋮ sequences {low}..{high} elided ({count}); batch_sizes counts them too", low=low, high=high, count=high - low + 1)
+            lines.append([(text, STYLE["elided"])])
         else:
             lines.append(_sequence_row(spec, grid, i))
     batch_sizes = theory.packing(spec)["batch_sizes"]
@@ -260,13 +273,13 @@ def _grid_lines(spec: RNNSpec, grid: _Grid) -> list[list[Segment]]:
     for layer in grid.layers:
         if layer is None:
             low, high = 2, spec.num_layers - 3
-            text = f"⋮ layers {low}..{high}: {high - low + 1} layers elided, each like the ones shown"
+            text = said("⋮ layers {low}..{high}: {count} layers elided, each like the ones shown", low=low, high=high, count=high - low + 1)
             lines.append([(text, STYLE["elided"])])
         else:
             lines += [_layer_row(spec, grid, layer, d, rows[(layer, d)]) for d in _directions(spec)]
         lines.append(_centred_row(grid, "", arrows, STYLE["wire"]))
     inputs = [f"x_{t}" if t is not None else "⋯" for t in grid.steps]
-    lines.append(_centred_row(grid, "input", inputs, STYLE["input"]))
+    lines.append(_centred_row(grid, said("input"), inputs, STYLE["input"]))
     if spec.packed:
         lines += _packing_lines(spec, grid)
     return lines
@@ -284,51 +297,62 @@ def _direction_legend(spec: RNNSpec) -> list[tuple[str, str]]:
     """→ and ← rows; packed, the end at the last step is each sequence's own."""
     L = spec.seq_len
     if not spec.packed:
-        out = [("→", f"forward: the state passes t-1 → t; h_0[row] enters at t=0, h_n[row] leaves after t=L-1={L - 1}")]
+        out = [("→", said("forward: the state passes t-1 → t; h_0[row] enters at t=0, h_n[row] leaves after t=L-1={last}", last=L - 1))]
         if spec.num_directions == 2:
-            out.append(("←", f"reverse: the state passes t+1 → t; h_0[row] enters at t=L-1={L - 1}, h_n[row] leaves after t=0"))
+            out.append(("←", said("reverse: the state passes t+1 → t; h_0[row] enters at t=L-1={last}, h_n[row] leaves after t=0", last=L - 1)))
         return out
-    out = [("→", f"forward: the state passes t-1 → t; h_0[row] enters at t=0; h_n[row,i] leaves after sequence i's "
-                  f"own last step t=lengths[i]-1, not after t=L-1={L - 1}")]
+    out = [("→", said("forward: the state passes t-1 → t; h_0[row] enters at t=0; h_n[row,i] leaves after sequence i's "
+                      "own last step t=lengths[i]-1, not after t=L-1={last}", last=L - 1))]
     if spec.num_directions == 2:
-        out.append(("←", f"reverse: the state passes t+1 → t; h_0[row,i] enters at sequence i's own last step "
-                         f"t=lengths[i]-1, not at t=L-1={L - 1}; h_n[row] leaves after t=0, for every sequence"))
-    where = "the forward h_n[row,i] is its state at its last ●" + (", and the reverse h_0[row,i] enters there" if spec.num_directions == 2 else "")
-    out.append(("┄", f"no step computed: the right end of a layer row is per sequence; in sequence i's row below (i=… at its right end) {where}"))
+        out.append(("←", said("reverse: the state passes t+1 → t; h_0[row,i] enters at sequence i's own last step "
+                              "t=lengths[i]-1, not at t=L-1={last}; h_n[row] leaves after t=0, for every sequence", last=L - 1)))
+        where = said("the forward h_n[row,i] is its state at its last ●, and the reverse h_0[row,i] enters there")
+    else:
+        where = said("the forward h_n[row,i] is its state at its last ●")
+    out.append(("┄", said("no step computed: the right end of a layer row is per sequence; in sequence i's row below "
+                          "(i=… at its right end) {where}", where=where)))
     return out
 
 
 def _output_legend(spec: RNNSpec, shapes: dict[str, theory.TensorInfo]) -> tuple[str, str]:
     D, top = spec.num_directions, spec.num_layers - 1
-    both = f"output[t] = [layer {top} → at t | layer {top} ← at t]" if D == 2 else f"output[t] = layer {top} → at t"
+    both = said("output[t] = [layer {top} → at t | layer {top} ← at t]", top=top) if D == 2 else said("output[t] = layer {top} → at t", top=top)
     if not spec.packed:
         output = shapes["output"]
-        return ("output", f"the top layer at every t: {both}; shape ({', '.join(output.dims)}) = {output.shape}")
+        return ("output", said("the top layer at every t: {both}; shape ({dims}) = {shape}",
+                               both=both, dims=", ".join(output.dims), shape=output.shape))
     padded, packed = shapes["padded_output"], shapes["packed_output"]
-    return ("output", f"the top layer at every t: {both}; pad_packed_sequence gives padded_output "
-                      f"({', '.join(padded.dims)}) = {padded.shape}, zeros at the · steps; packed_output.data "
-                      f"({', '.join(packed.dims)}) = {packed.shape} holds the ● steps only")
+    return ("output", said("the top layer at every t: {both}; pad_packed_sequence gives padded_output "
+                           "({padded_dims}) = {padded_shape}, zeros at the · steps; packed_output.data "
+                           "({packed_dims}) = {packed_shape} holds the ● steps only",
+                           both=both, padded_dims=", ".join(padded.dims), padded_shape=padded.shape,
+                           packed_dims=", ".join(packed.dims), packed_shape=packed.shape))
 
 
 def _h_n_legend(spec: RNNSpec, grid: _Grid, shapes: dict[str, theory.TensorInfo]) -> list[tuple[str, str]]:
     """h_n's shape, then where each row leaves, layer by layer (packed: and sequence by sequence)."""
     L, D = spec.seq_len, spec.num_directions
     h_n = shapes["h_n"]
-    last = "each sequence's own last step, in every layer and direction" if spec.packed else "the last step of every layer and direction"
-    out = [("h_n", f"{last}, row = layer*D + direction (D = {D}); shape ({', '.join(h_n.dims)}) = {h_n.shape}")]
+    if spec.packed:
+        last = said("each sequence's own last step, in every layer and direction")
+    else:
+        last = said("the last step of every layer and direction")
+    out = [("h_n", said("{last}, row = layer*D + direction (D = {D}); shape ({dims}) = {shape}",
+                        last=last, D=D, dims=", ".join(h_n.dims), shape=h_n.shape))]
     rows = theory.h_n_rows(spec)
     forward_step = "lengths[i]-1" if spec.packed else str(L - 1)
     for layer in reversed(grid.layers):
         if layer is None:
             low, high = 2, spec.num_layers - 3
             likewise = ", ".join(f"h_n[{D}*layer+{d}] {ARROW[theory.DIRECTIONS[d]]}" for d in range(D)) if D == 2 else "h_n[layer] →"
-            out.append(("", f"⋮ layers {low}..{high} likewise: {likewise}"))
+            out.append(("", said("⋮ layers {low}..{high} likewise: {likewise}", low=low, high=high, likewise=likewise)))
             continue
-        entries = [f"h_n[{r.row}] {ARROW[r.direction]} leaves at t={forward_step if r.direction == 'forward' else 0}" for r in rows if r.layer == layer]
-        out.append(("", f"layer {layer}: " + ", ".join(entries)))
+        entries = [said("h_n[{row}] {arrow} leaves at t={t}", row=r.row, arrow=ARROW[r.direction],
+                        t=forward_step if r.direction == "forward" else 0) for r in rows if r.layer == layer]
+        out.append(("", said("layer {layer}: {entries}", layer=layer, entries=", ".join(entries))))
     if spec.packed:
-        steps = [f"seq {i} at t={n - 1}" for i, n in enumerate(spec.lengths)]
-        out.append(("", "forward h_n[row,i], per sequence: " + _short_list(steps)[1:-1]))
+        steps = [said("seq {i} at t={t}", i=i, t=n - 1) for i, n in enumerate(spec.lengths)]
+        out.append(("", said("forward h_n[row,i], per sequence: {steps}", steps=_short_list(steps)[1:-1])))
     return out
 
 
@@ -338,15 +362,16 @@ def _packing_legend(spec: RNNSpec) -> list[tuple[str, str]]:
     batch_sizes = packing["batch_sizes"]
     L, N, real = spec.seq_len, spec.batch_size, sum(spec.lengths)
     out = [
-        ("●", f"sequence i runs this step (t < lengths[i]; lengths = {_short_list(list(spec.lengths))}); "
-              "· padding after its length: never computed, zeros in padded_output"),
-        ("batch_sizes", f"how many sequences run step t, the lengths greater than t: PackedSequence.batch_sizes = "
-                        f"{_short_list(batch_sizes)}; {real} real steps per layer and direction instead of L*N = {L * N}"),
+        ("●", said("sequence i runs this step (t < lengths[i]; lengths = {lengths}); "
+                   "· padding after its length: never computed, zeros in padded_output", lengths=_short_list(list(spec.lengths)))),
+        ("batch_sizes", said("how many sequences run step t, the lengths greater than t: PackedSequence.batch_sizes = "
+                             "{batch_sizes}; {real} real steps per layer and direction instead of L*N = {total}",
+                             batch_sizes=_short_list(batch_sizes), real=real, total=L * N)),
     ]
     if packing["sorted_indices"] is not None:
-        out.append(("note", f"enforce_sorted=False: torch packs the batch longest first (sorted_indices = "
-                            f"{_short_list(packing['sorted_indices'])}) and returns h_n in the original order, "
-                            "the order of the seq rows here"))
+        out.append((said("note"), said("enforce_sorted=False: torch packs the batch longest first (sorted_indices = "
+                                       "{indices}) and returns h_n in the original order, the order of the seq rows here",
+                                       indices=_short_list(packing["sorted_indices"]))))
     return out
 
 
@@ -354,46 +379,57 @@ def _legend(spec: RNNSpec, grid: _Grid) -> list[tuple[str, str]]:
     """(key, explanation) rows under the picture."""
     D = spec.num_directions
     shapes = {t.name: t for t in theory.tensors(spec)}
-    state = "h_t and c_t" if spec.lstm else "h_t"
-    step = f"one step of one layer in one direction: nn.{spec.module_name} computes {state} from its input at t and its own previous state"
+    state = said("h_t and c_t") if spec.lstm else "h_t"
+    step = said("one step of one layer in one direction: nn.{module} computes {state} from its input at t and its own previous state",
+                module=spec.module_name, state=state)
     if spec.packed:
-        step += "; packed, only for the batch_sizes[t] sequences still running at t"
+        step = said("{step}; packed, only for the batch_sizes[t] sequences still running at t", step=step)
     out = [("[tN]", step)]
     out += _direction_legend(spec)
-    stack = f"each layer reads the layer below at the same t; layer 0 reads x_t (H_in = {spec.input_size})"
+    stack = said("each layer reads the layer below at the same t; layer 0 reads x_t (H_in = {input_size})", input_size=spec.input_size)
     if D == 2 and spec.num_layers > 1:
-        stack += f"; a layer above 0 reads both directions of the one below concatenated, [→ | ←] ({D}*H_out = {D * spec.h_out} features)"
+        stack = said("{stack}; a layer above 0 reads both directions of the one below concatenated, [→ | ←] ({D}*H_out = {features} features)",
+                     stack=stack, D=D, features=D * spec.h_out)
     out.append(("↑", stack))
     out.append(_output_legend(spec, shapes))
     out += _h_n_legend(spec, grid, shapes)
     if spec.lstm:
         c_n = shapes["c_n"]
-        out.append(("c_n", f"leaves the same cell as h_n, same rows (c_0 enters with h_0); c holds H_cell = {spec.hidden_size} numbers; shape {c_n.shape}"))
+        out.append(("c_n", said("leaves the same cell as h_n, same rows (c_0 enters with h_0); c holds H_cell = {H} numbers; shape {shape}",
+                                H=spec.hidden_size, shape=c_n.shape)))
     if spec.proj_size:
-        out.append(("proj", f"every cell projects its h from H = {spec.hidden_size} to P = {spec.proj_size} numbers (weight_hr), "
-                            f"so h_0, h_n, output and the next step see H_out = {spec.proj_size}"))
+        out.append((said("proj"), said("every cell projects its h from H = {H} to P = {P} numbers (weight_hr), "
+                                       "so h_0, h_n, output and the next step see H_out = {P}", H=spec.hidden_size, P=spec.proj_size)))
     if spec.packed:
         out += _packing_legend(spec)
     if None in grid.steps:
         i = grid.steps.index(None)
         first, last = grid.steps[i - 1] + 1, grid.steps[i + 1] - 1
-        out.append(("⋯", f"steps t={first}..{last} elided ({last - first + 1} steps), each like its neighbours"))
+        out.append(("⋯", said("steps t={first}..{last} elided ({count} steps), each like its neighbours",
+                              first=first, last=last, count=last - first + 1)))
     if spec.unbatched:
-        out.append(("note", "unbatched input (L, H_in) has no batch dimension; the picture is the same"))
+        out.append((said("note"), said("unbatched input (L, H_in) has no batch dimension; the picture is the same")))
     elif spec.batch_first:
-        out.append(("note", "batch_first only reorders input and output as (N, L, ...); the picture and h_0/h_n are unchanged"))
+        out.append((said("note"), said("batch_first only reorders input and output as (N, L, ...); the picture and h_0/h_n are unchanged")))
     return out
 
 
 def _layer_title(spec: RNNSpec) -> str:
     cells = spec.num_layers * spec.num_directions * spec.seq_len
-    title = (
-        f"nn.{spec.module_name} unrolled in time: {spec.num_layers} layer{'s' * (spec.num_layers > 1)} × "
-        f"{spec.num_directions} direction{'s' * (spec.num_directions > 1)} × {spec.seq_len} step{'s' * (spec.seq_len > 1)} = {cells} cells"
+    n, d, t = spec.num_layers, spec.num_directions, spec.seq_len
+    title = said(
+        "nn.{module} unrolled in time: {layers} × {directions} × {steps} = {cells} cells",
+        module=spec.module_name,
+        layers=said("{n} layers", n=n) if n > 1 else said("{n} layer", n=n),
+        directions=said("{n} directions", n=d) if d > 1 else said("{n} direction", n=d),
+        steps=said("{n} steps", n=t) if t > 1 else said("{n} step", n=t),
+        cells=cells,
     )
     if spec.packed:
         n = spec.batch_size
-        title += f", on a packed batch of {n} sequence{'s' * (n != 1)} (lengths {lengths_text(spec.lengths)})"
+        sequences = said("{n} sequence", n=n) if n == 1 else said("{n} sequences", n=n)
+        title = said("{title}, on a packed batch of {sequences} (lengths {lengths})",
+                     title=title, sequences=sequences, lengths=lengths_text(spec.lengths))
     return title
 
 
@@ -406,7 +442,7 @@ def _shape_label(info: theory.TensorInfo) -> str:
 
 def _loop_text(spec: RNNSpec) -> str:
     # What the caller's loop body ends with, written as the Python it is.
-    return "next t: h_0, c_0 = h_1, c_1" if spec.lstm else "next t: h_0 = h_1"
+    return said("next t: {code}", code="h_0, c_0 = h_1, c_1" if spec.lstm else "h_0 = h_1")
 
 
 def _cell_picture_wide(spec: RNNSpec, shapes: dict[str, theory.TensorInfo]) -> list[list[Segment]]:
@@ -424,13 +460,13 @@ def _cell_picture_wide(spec: RNNSpec, shapes: dict[str, theory.TensorInfo]) -> l
     lefts = [_shape_label(shapes[f"{s}_0"]) for s in states]
     rights = [_shape_label(shapes[f"{s}_1"]) for s in states]
     name = f"nn.{spec.module_name}"
-    left_width, inner = max(map(len, lefts)), len(name) + 4
+    left_width, inner = max(map(cell_width, lefts)), cell_width(name) + 4
     box = left_width + 5  # the box's left edge: label, " ──→ "
     right = box + inner + 2 + 5  # the output labels: box, " ──→ "
     up = left_width // 2  # the loop comes back up under the state labels it feeds
     loop_text = f" {_loop_text(spec)} "
     # The loop's corner: after the widest output label, and far enough right for its text.
-    corner = max(right + max(map(len, rights)) + 2, up + len(loop_text) + 5)
+    corner = max(right + max(map(cell_width, rights)) + 2, up + cell_width(loop_text) + 5)
     centre = box + (inner + 2) // 2
     wire, h_style = STYLE["wire"], STYLE["h_n"]
     cell_style = STYLE["forward"] + " bold"
@@ -443,17 +479,17 @@ def _cell_picture_wide(spec: RNNSpec, shapes: dict[str, theory.TensorInfo]) -> l
         return line
 
     input_label = _shape_label(shapes["input"])
-    lines = [at((centre - len(input_label) // 2, input_label, STYLE["input"])), at((centre, "↓", wire)),
+    lines = [at((centre - cell_width(input_label) // 2, input_label, STYLE["input"])), at((centre, "↓", wire)),
              at((box, "┌" + "─" * inner + "┐", cell_style))]
     for k, (into, out) in enumerate(zip(lefts, rights)):
         label = name.center(inner) if k == 0 else " " * inner
         end = "┐" if k == 0 else "┤"
-        lines.append(at((box - 5 - len(into), into, STYLE["h_0"]), (box - 5, " ──→ ", wire), (box, "│", cell_style),
+        lines.append(at((box - 5 - cell_width(into), into, STYLE["h_0"]), (box - 5, " ──→ ", wire), (box, "│", cell_style),
                         (box + 1, label, cell_style), (box + inner + 1, "│", cell_style), (box + inner + 2, " ──→ ", wire),
-                        (right, out, h_style), (right + len(out), " " + "─" * (corner - right - len(out) - 1) + end, wire)))
+                        (right, out, h_style), (right + cell_width(out), " " + "─" * (corner - right - cell_width(out) - 1) + end, wire)))
     lines.append(at((up, "↑", wire), (box, "└" + "─" * inner + "┘", cell_style), (corner, "│", wire)))
-    fill = corner - up - 1 - len(loop_text)
-    lines.append(at((up, "└" + "─" * 4, wire), (up + 5, loop_text, STYLE["elided"]), (up + 5 + len(loop_text), "─" * (fill - 4) + "┘", wire)))
+    fill = corner - up - 1 - cell_width(loop_text)
+    lines.append(at((up, "└" + "─" * 4, wire), (up + 5, loop_text, STYLE["elided"]), (up + 5 + cell_width(loop_text), "─" * (fill - 4) + "┘", wire)))
     return lines
 
 
@@ -471,7 +507,7 @@ def _cell_picture_narrow(spec: RNNSpec, shapes: dict[str, theory.TensorInfo]) ->
 def _cell_picture(spec: RNNSpec, width: int) -> list[list[Segment]]:
     shapes = {t.name: t for t in theory.tensors(spec)}
     wide = _cell_picture_wide(spec, shapes)
-    if max(sum(len(text) for text, _ in line) for line in wide) <= width:
+    if max(sum(cell_width(text) for text, _ in line) for line in wide) <= width:
         return wide
     return _cell_picture_narrow(spec, shapes)
 
@@ -489,8 +525,8 @@ def _cell_equations(spec: RNNSpec) -> str:
     if spec.base_mode == "gru":
         n = "W_in x + b_in + r * (W_hn h_0 + b_hn)" if spec.bias else "W_in x + r * (W_hn h_0)"
         return f"r = sigmoid({affine('r')}), z = sigmoid({affine('z')}), n = tanh({n}); h_1 = (1 - z) * n + z * h_0"
-    return (f"i = sigmoid({affine('i')}), f and o likewise, g = tanh({affine('g')}); "
-            "c_1 = f * c_0 + i * g, h_1 = o * tanh(c_1)")
+    return said("i = sigmoid({i}), f and o likewise, g = tanh({g}); c_1 = f * c_0 + i * g, h_1 = o * tanh(c_1)",
+                i=affine("i"), g=affine("g"))
 
 
 def _cell_legend(spec: RNNSpec) -> list[tuple[str, str]]:
@@ -502,26 +538,31 @@ def _cell_legend(spec: RNNSpec) -> list[tuple[str, str]]:
 
     layer = theory.constructor_text(RNNSpec(mode=spec.base_mode, input_size=spec.input_size, hidden_size=spec.hidden_size,
                                             bias=spec.bias, nonlinearity=spec.nonlinearity))
-    out = [("input", f"one time step x_t, {shape('input')}: a cell has no L, you pass each step yourself")]
+    out = [("input", said("one time step x_t, {shape}: a cell has no L, you pass each step yourself", shape=shape("input")))]
     if spec.lstm:
-        out.append(("h_0, c_0", f"the state before this step, each {shape('h_0')}; pass them as hx=(h_0, c_0), or leave hx out for zeros"))
+        out.append(("h_0, c_0", said("the state before this step, each {shape}; pass them as hx=(h_0, c_0), or leave hx out for zeros",
+                                     shape=shape("h_0"))))
     else:
-        out.append(("h_0", f"the state before this step, {shape('h_0')}; pass it as hx, or leave hx out for zeros"))
-    out.append(("cell", _cell_equations(spec)))
+        out.append(("h_0", said("the state before this step, {shape}; pass it as hx, or leave hx out for zeros", shape=shape("h_0"))))
+    out.append((said("cell"), _cell_equations(spec)))
     if spec.lstm:
-        out.append(("h_1, c_1", f"the state after this step, each {shape('h_1')}; the cell returns the tuple (h_1, c_1)"))
+        out.append(("h_1, c_1", said("the state after this step, each {shape}; the cell returns the tuple (h_1, c_1)", shape=shape("h_1"))))
     else:
-        out.append(("h_1", f"the state after this step, {shape('h_1')}; the cell returns it"))
-    fed_back = "h_1 and c_1 back as the next step's h_0 and c_0" if spec.lstm else "h_1 back as the next step's h_0"
-    out.append(("loop", f"feed {fed_back} for t = 0..L-1 and you have one layer in one direction: "
-                        f"{layer} runs that loop for you (`rnnshape code --mode {spec.mode}` writes it out)"))
+        out.append(("h_1", said("the state after this step, {shape}; the cell returns it", shape=shape("h_1"))))
+    if spec.lstm:
+        loop = said("feed h_1 and c_1 back as the next step's h_0 and c_0 for t = 0..L-1 and you have one layer in one direction: "
+                    "{layer} runs that loop for you (`rnnshape code --mode {mode}` writes it out)", layer=layer, mode=spec.mode)
+    else:
+        loop = said("feed h_1 back as the next step's h_0 for t = 0..L-1 and you have one layer in one direction: "
+                    "{layer} runs that loop for you (`rnnshape code --mode {mode}` writes it out)", layer=layer, mode=spec.mode)
+    out.append((said("loop"), loop))
     if spec.unbatched:
-        out.append(("note", "unbatched: the input is 1-D (H_in,) and the states 1-D (H,), with no batch dimension"))
+        out.append((said("note"), said("unbatched: the input is 1-D (H_in,) and the states 1-D (H,), with no batch dimension")))
     return out
 
 
 def _cell_title(spec: RNNSpec) -> str:
-    return f"{theory.constructor_text(spec)}: one time step; you write the loop over t"
+    return said("{constructor}: one time step; you write the loop over t", constructor=theory.constructor_text(spec))
 
 
 # Drawing.

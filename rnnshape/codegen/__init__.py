@@ -24,6 +24,7 @@ from __future__ import annotations
 from rnnshape.codegen import docs, layers, parts
 from rnnshape.codegen.parts import CELL_LOOP_STEPS, CHECK_MARKER, DEFAULT_STYLE, TOLERANCES
 from rnnshape.errors import EnvironmentProblem, SpecError
+from rnnshape.language import tr
 from rnnshape.spec import RNNSpec
 
 __all__ = ["CELL_LOOP_STEPS", "CHECK_MARKER", "STYLES", "TOLERANCES", "check_style", "script"]
@@ -36,7 +37,7 @@ STYLES = tuple(_STYLE_MODULES)
 def check_style(style: object) -> str:
     """The style, checked (and spelled as STYLES spell it); SpecError names --style otherwise."""
     if not isinstance(style, str) or style.strip().lower() not in _STYLE_MODULES:
-        raise SpecError("style", f"must be one of {', '.join(STYLES)} (got {style!r})")
+        raise SpecError("style", tr("must be one of {choices} (got {value!r})", choices=", ".join(STYLES), value=style))
     return style.strip().lower()
 
 
@@ -44,10 +45,10 @@ def script(spec: RNNSpec, style: str = DEFAULT_STYLE) -> str:
     """The whole script, as text, for exactly this spec (runs on the CPU), its loop in `style`."""
     style = check_style(style)
     if spec.device == "meta":
-        raise EnvironmentProblem(
+        raise EnvironmentProblem(tr(
             "--device meta: a meta tensor has a shape but no values, so the explicit loop "
             "has nothing to compare; use --device cpu (the script always runs on the CPU)"
-        )
+        ))
     written = _STYLE_MODULES[style]
     head = parts.header(spec, written.title(spec), style)
     if spec.is_cell:

@@ -17,34 +17,45 @@ layout, updating the first batch_sizes[t] sequences at step t. A bidirectional
 stack cannot keep time outermost (see _SAY["bidirectional_why"]): it runs layer by
 layer, with the documentation's loop over time once per direction.
 
-Every sentence the generated script says is in _SAY, in one place, so that it can
-be translated; the code lines are built around them.
+Every sentence the generated script says is in _SAY, in one place, each a tr() said
+in the language chosen for the run where it is written (_say); the code lines are
+built around them. (The sentence on float16/bfloat16 is parts.half_note: the layers
+style says it too.)
 """
 
 from __future__ import annotations
 
-from rnnshape.codegen.parts import is_half, shape_text, to_float
+from rnnshape.codegen.parts import (
+    comment,
+    half_note,
+    is_half,
+    note,
+    rule,
+    shape_text,
+    to_float,
+)
+from rnnshape.language import fill, say, tr
 from rnnshape.spec import RNNSpec
 
 _SAY = {
-    "title_layer": "nn.{module}, recomputed by hand as PyTorch's nn.RNN documentation loops: time steps outside, layers inside.",
-    "title_bidirectional": "nn.{module}, recomputed by hand after PyTorch's nn.RNN documentation: layer by layer, a loop over time per direction.",
-    "title_cell": "nn.{module}, recomputed by hand: one time step, then the documentation's loop over time that makes it nn.{layer}.",
-    "section": "5. The same computation, as PyTorch's documentation writes it",
-    "section_cell_step": "6. The one step, as PyTorch's documentation writes it",
-    "docs_loop": (
+    "title_layer": tr("nn.{module}, recomputed by hand as PyTorch's nn.RNN documentation loops: time steps outside, layers inside."),
+    "title_bidirectional": tr("nn.{module}, recomputed by hand after PyTorch's nn.RNN documentation: layer by layer, a loop over time per direction."),
+    "title_cell": tr("nn.{module}, recomputed by hand: one time step, then the documentation's loop over time that makes it nn.{layer}."),
+    "section": tr("5. The same computation, as PyTorch's documentation writes it"),
+    "section_cell_step": tr("6. The one step, as PyTorch's documentation writes it"),
+    "docs_loop": tr(
         "nn.RNN's documentation spells the layer out as an \"efficient implementation equivalent\n"
         "to the following with bidirectional=False\": time steps in the outer loop, layers in\n"
         "the inner one, each layer writing its row of h_t. This is that loop, for this config."
     ),
-    "docs_equations": "nn.{module}'s own equations ({gates}) stand where nn.RNN has torch.tanh(...).",
-    "docs_mistake": (
+    "docs_equations": tr("nn.{module}'s own equations ({gates}) stand where nn.RNN has torch.tanh(...)."),
+    "docs_mistake": tr(
         "Older versions of that snippet fed x[t] to every layer, and appended h_t[-1] without\n"
         "clone(), so every output became the last step's (pytorch/pytorch#136926). Both are\n"
         "written correctly here, as the current documentation does: a layer above the first\n"
         "reads the layer below, h_t[layer - 1], and each step's h is cloned."
     ),
-    "bidirectional_why": (
+    "bidirectional_why": tr(
         "nn.RNN's documentation spells the layer out for bidirectional=False only, with time\n"
         "steps outside and layers inside. A bidirectional stack cannot keep time outermost:\n"
         "the reverse direction's step t needs the layer below at every step from the end down\n"
@@ -53,102 +64,99 @@ _SAY = {
         "the documentation's loop over time runs once per direction: forward from t = 0 with\n"
         "h_t_minus_1, reverse from the last step with h_t_plus_1."
     ),
-    "packed_loop": (
+    "packed_loop": tr(
         "Packed input: time still outside, layers inside. At step t only the first\n"
         "batch_sizes[t] sequences (longest first) have a step, so only their rows of h_t\n"
         "move; a sequence that has ended keeps its last h, which is its row of h_n."
     ),
-    "half": (
-        "Computed in float32: torch.{dtype} keeps too few digits for a hand-written {what}\n"
-        "to be a fair reference, so the comparison below uses a looser tolerance."
-    ),
-    "params": "The documentation's params = dict(rnn.named_parameters()), detached (the values, no gradients):",
-    "param_names": "{names}, as torch names them.",
-    "cell_param_names": "{names}: no _l0 suffix, a cell has one layer.",
-    "unpack_lstm": "nn.LSTM's state is the pair (h_0, c_0)",
-    "batch_first_in": "batch_first=True: the loop walks time along dim 0, so (L, N, H_in)",
-    "batch_first_out": "back to batch_first (N, L, ...); h_n is never transposed",
-    "seq_len": "L: time runs along dim 0",
-    "unbatched": "Unbatched: x[t] is (H_in,) and each h (H_out,); the same lines need no batch dimension.",
-    "h_t_minus_1": "every layer's h at step t - 1: {shape}",
-    "h_t": "every layer's h at step t, written layer by layer",
-    "c_t_minus_1": "the same for the cell state: {shape}",
-    "input_t": "Layer 0 reads the input at t; each layer above reads the layer below at the same t.",
-    "input_t_one_layer": "one layer: it reads the input",
-    "dropout": "(in training, dropout would act on input_t of every layer above the first)",
-    "dropout_bidirectional": "(in training, dropout would act here, on the next layer's input)",
-    "append": "the top layer's h at t; clone(): h_t is written again at t + 1",
-    "step_clone": "clone(): the next step reads these while it writes h_t",
-    "stack": "(L, {n}H_out)",
-    "packed_layout": (
+    "params": tr("The documentation's params = dict(rnn.named_parameters()), detached (the values, no gradients):"),
+    "param_names": tr("{names}, as torch names them."),
+    "cell_param_names": tr("{names}: no _l0 suffix, a cell has one layer."),
+    "unpack_lstm": tr("nn.LSTM's state is the pair (h_0, c_0)"),
+    "batch_first_in": tr("batch_first=True: the loop walks time along dim 0, so (L, N, H_in)"),
+    "batch_first_out": tr("back to batch_first (N, L, ...); h_n is never transposed"),
+    "seq_len": tr("L: time runs along dim 0"),
+    "unbatched": tr("Unbatched: x[t] is (H_in,) and each h (H_out,); the same lines need no batch dimension."),
+    "h_t_minus_1": tr("every layer's h at step t - 1: {shape}"),
+    "h_t": tr("every layer's h at step t, written layer by layer"),
+    "c_t_minus_1": tr("the same for the cell state: {shape}"),
+    "input_t": tr("Layer 0 reads the input at t; each layer above reads the layer below at the same t."),
+    "input_t_one_layer": tr("one layer: it reads the input"),
+    "dropout": tr("(in training, dropout would act on input_t of every layer above the first)"),
+    "dropout_bidirectional": tr("(in training, dropout would act here, on the next layer's input)"),
+    "append": tr("the top layer's h at t; clone(): h_t is written again at t + 1"),
+    "step_clone": tr("clone(): the next step reads these while it writes h_t"),
+    "stack": "(L, {n}H_out)",  # code, never translated
+    "packed_layout": tr(
         "A PackedSequence keeps only the real steps, time-major: data holds step 0 of every\n"
         "sequence, then step 1 of those still running, and so on; batch_sizes[t] says how many."
     ),
-    "split": "x[t]: (batch_sizes[t], H_in), the sequences running at t, longest first",
-    "split_layer": "x[t]: this layer's input at t, (batch_sizes[t], H_in at layer 0, 2*H_out above)",
-    "unsorted": (
+    "split": tr("x[t]: (batch_sizes[t], H_in), the sequences running at t, longest first"),
+    "split_layer": tr("x[t]: this layer's input at t, (batch_sizes[t], H_in at layer 0, 2*H_out above)"),
+    "unsorted": tr(
         "enforce_sorted=False: the data is in sorted order, longest first. torch sorts h_0's\n"
         "batch the same way going in, and puts h_n back in the original order coming out."
     ),
-    "running": "the first `running` sequences have a step t",
-    "packed_cat": "(sum of LENGTHS, {features}): packed_output.data's layout",
-    "unsort": "back to the batch's original order",
-    "h_n_rows": "row layer * 2 + direction, filled as each (layer, direction) finishes",
-    "layer_input": "layer 0 reads x; each layer above, both directions of the layer below",
-    "packed_layer_input": "every real step, in the packed layout: {shape}",
-    "forward_direction": "Forward direction: parameters *_l{{layer}}, row layer * 2 of h_0 and h_n.",
-    "reverse_direction": "Reverse direction: parameters *_l{{layer}}_reverse, row layer * 2 + 1; the same input, read from its end.",
-    "reverse_previous": "the reverse direction's step before t is t + 1",
-    "packed_reverse": "A sequence joins at its own last step, from its row of h_0: the rows not yet reached still hold it.",
-    "packed_bidirectional": (
+    "running": tr("the first `running` sequences have a step t"),
+    "packed_cat": tr("(sum of LENGTHS, {features}): packed_output.data's layout"),
+    "unsort": tr("back to the batch's original order"),
+    "h_n_rows": tr("row layer * 2 + direction, filled as each (layer, direction) finishes"),
+    "layer_input": tr("layer 0 reads x; each layer above, both directions of the layer below"),
+    "packed_layer_input": tr("every real step, in the packed layout: {shape}"),
+    "forward_direction": tr("Forward direction: parameters *_l{layer}, row layer * 2 of h_0 and h_n."),
+    "reverse_direction": tr("Reverse direction: parameters *_l{layer}_reverse, row layer * 2 + 1; the same input, read from its end."),
+    "reverse_previous": tr("the reverse direction's step before t is t + 1"),
+    "packed_reverse": tr("A sequence joins at its own last step, from its row of h_0: the rows not yet reached still hold it."),
+    "packed_bidirectional": tr(
         "Packed input: at step t only the first batch_sizes[t] sequences (longest first) have a\n"
         "step, so only their rows of h_t move. Forward, a sequence that has ended keeps its last\n"
         "h, its row of h_n; reverse, a sequence starts at its own last step."
     ),
-    "new_tensor": "each step makes a new tensor: no clone() needed",
-    "forward_h_n": "after t = L - 1",
-    "packed_forward_h_n": "each sequence's h after its own last step",
-    "reverse_h_n": "after t = 0, the reverse direction's last step",
-    "own_t": "at its own t: output[t] holds both directions' h at t",
-    "both_directions": "Both directions side by side at each t: the next layer's input.",
-    "top_output": "the top layer's, both directions: (L, {n}2*H_out)",
-    "lstm_gates": "{shape}: the blocks i, f, g, o, H columns each",
-    "projection": "h_t = W_hr h_t, the projection: {h} -> {p}",
-    "gru_ih": "W_ir x + b_ir, W_iz x + b_iz, W_in x + b_in",
-    "gru_ih_nobias": "W_ir x, W_iz x, W_in x",
-    "gru_hh": "W_hr h + b_hr, W_hz h + b_hz, W_hn h + b_hn",
-    "gru_hh_nobias": "W_hr h, W_hz h, W_hn h",
-    "gru_n": "r_t scales W_hn h{bias} as a whole",
-    "gru_h": "z_t = 1 keeps the old state",
-    "cell_loop": (
+    "new_tensor": tr("each step makes a new tensor: no clone() needed"),
+    "forward_h_n": tr("after t = L - 1"),
+    "packed_forward_h_n": tr("each sequence's h after its own last step"),
+    "reverse_h_n": tr("after t = 0, the reverse direction's last step"),
+    "own_t": tr("at its own t: output[t] holds both directions' h at t"),
+    "both_directions": tr("Both directions side by side at each t: the next layer's input."),
+    "top_output": tr("the top layer's, both directions: (L, {n}2*H_out)"),
+    "lstm_gates": tr("{shape}: the blocks i, f, g, o, H columns each"),
+    "projection": tr("h_t = W_hr h_t, the projection: {h} -> {p}"),
+    "gru_ih": "W_ir x + b_ir, W_iz x + b_iz, W_in x + b_in",  # code, never translated
+    "gru_ih_nobias": "W_ir x, W_iz x, W_in x",  # code, never translated
+    "gru_hh": "W_hr h + b_hr, W_hz h + b_hz, W_hn h + b_hn",  # code, never translated
+    "gru_hh_nobias": "W_hr h, W_hz h, W_hn h",  # code, never translated
+    "gru_n": tr("r_t scales W_hn h{bias} as a whole"),
+    "gru_h": tr("z_t = 1 keeps the old state"),
+    "cell_loop": tr(
         "nn.RNN's documented loop with one layer: the cell's one step stands where that loop\n"
         "writes h_t[layer] = torch.tanh(...). nn.{module}'s own documentation loops the same\n"
         "way: {example}; output.append(hx)."
     ),
-    "cell_step": "one step: x[t] is {shape}",
-    "cell_append": "a layer's output at t is its h at t",
-    "cell_new": "the cell returns new tensors: no clone() needed",
-    "no_grad": "the values only: the cell's parameters would record gradients",
-    "cell_equations": "The equations of nn.{module}'s documentation, on the cell's own parameters.",
+    "cell_step": tr("one step: x[t] is {shape}"),
+    "cell_append": tr("a layer's output at t is its h at t"),
+    "cell_new": tr("the cell returns new tensors: no clone() needed"),
+    "no_grad": tr("the values only: the cell's parameters would record gradients"),
+    "cell_equations": tr("The equations of nn.{module}'s documentation, on the cell's own parameters."),
 }
 
 
 def _say(key: str, **values: object) -> str:
-    return _SAY[key].format(**values)
+    """A sentence of _SAY, filled in and said in the chosen language."""
+    return say(fill(_SAY[key], **values))
 
 
 def _comment(key: str, indent: str = "", **values: object) -> list[str]:
     """A sentence of _SAY as comment lines."""
-    return [f"{indent}# {line}" for line in _say(key, **values).splitlines()]
+    return comment(_say(key, **values), indent)
 
 
 def _trailing(code: str, key: str, **values: object) -> str:
     """A code line with a sentence of _SAY after it."""
-    return f"{code}  # {_say(key, **values)}"
+    return note(code, _say(key, **values))
 
 
 def _section(title: str) -> str:
-    return f"# ---- {title} ".ljust(84, "-")
+    return rule(title, 84)
 
 
 def title(spec: RNNSpec) -> str:
@@ -220,7 +228,7 @@ def _params(spec: RNNSpec, module: str, names_key: str) -> list[str]:
     """params: the module's parameters by name, as the documentation's loop reads them."""
     lines = []
     if is_half(spec):
-        lines += _comment("half", dtype=spec.dtype, what="step" if spec.is_cell else "loop")
+        lines += half_note(spec)
     suffix = "" if spec.is_cell else "_l0"
     names = [f"weight_ih{suffix}", f"weight_hh{suffix}"]
     if spec.bias:
@@ -399,7 +407,7 @@ def _bidirectional(spec: RNNSpec) -> list[str]:
         ("t_plus_1", "layer * 2 + 1", "reversed(range(seq_len))", "reverse_output[t] = h_t", "reverse_h_n"),
     ):
         reverse = previous == "t_plus_1"
-        lines += _comment("reverse_direction" if reverse else "forward_direction", " " * 8)
+        lines += _comment("reverse_direction" if reverse else "forward_direction", " " * 8, layer="{layer}")
         state = _direction_state(spec, previous, row, "")
         if reverse:
             state[0] = _trailing(state[0], "reverse_previous")
@@ -423,7 +431,7 @@ def _bidirectional(spec: RNNSpec) -> list[str]:
 
 def _packed_bidirectional(spec: RNNSpec) -> list[str]:
     cast = to_float(spec)
-    data = _trailing(f"    layer_input = packed_input.data{cast}", "packed_layer_input", shape="(sum of LENGTHS, H_in)")
+    data = _trailing(f"    layer_input = packed_input.data{cast}", "packed_layer_input", shape=tr("(sum of LENGTHS, {features})", features="H_in"))
     lines = _signature(spec, "packed_input") + _packed_opening(spec, data)
     lines.append(_trailing("    h_n = torch.empty_like(h_0)", "h_n_rows"))
     if spec.lstm:
@@ -437,7 +445,7 @@ def _packed_bidirectional(spec: RNNSpec) -> list[str]:
         ("t_plus_1", "layer * 2 + 1", "reversed(range(len(batch_sizes)))", "reverse_output[t] = h_t[:running].clone()", "reverse_h_n"),
     ):
         reverse = previous == "t_plus_1"
-        lines += _comment("reverse_direction" if reverse else "forward_direction", " " * 8)
+        lines += _comment("reverse_direction" if reverse else "forward_direction", " " * 8, layer="{layer}")
         if reverse:
             lines += _comment("packed_reverse", " " * 8)
         lines += _direction_state(spec, previous, row, ".clone()")

@@ -4,11 +4,23 @@ directions, then time steps, one layer's whole sequence before the next layer's.
 Layer by layer, the input term of every time step is one matmul, and a
 bidirectional or packed stack reads the same as a unidirectional one: the
 directions are one more loop, packed input the same loop once per sequence.
+
+Every comment is said in the language chosen for the run (parts.comment, parts.note).
 """
 
 from __future__ import annotations
 
-from rnnshape.codegen.parts import gate_prefix, is_half, shape_text, to_float
+from rnnshape.codegen.parts import (
+    comment,
+    gate_prefix,
+    half_note,
+    is_half,
+    note,
+    rule,
+    shape_text,
+    to_float,
+)
+from rnnshape.language import said
 from rnnshape.spec import RNNSpec
 
 
@@ -16,18 +28,20 @@ def title(spec: RNNSpec) -> str:
     """The script's first line."""
     if spec.is_cell:
         layer = spec.module_name.removesuffix("Cell")
-        return f"nn.{spec.module_name}, recomputed by hand: one time step, then the loop that makes it nn.{layer}."
-    return f"nn.{spec.module_name}, recomputed by hand: an explicit loop over layers, directions and time steps."
+        return said("nn.{module}, recomputed by hand: one time step, then the loop that makes it nn.{layer}.",
+                    module=spec.module_name, layer=layer)
+    return said("nn.{module}, recomputed by hand: an explicit loop over layers, directions and time steps.",
+                module=spec.module_name)
 
 
 def loop(spec: RNNSpec) -> str:
-    lines = ["", "# ---- 5. The same computation, written out -------------------------------------"]
+    lines = ["", rule(said("5. The same computation, written out"), 81)]
     lines += _param_function(spec)
     cast = to_float(spec)
     # Bring everything to (L, N, features), the layout the loop walks.
     if spec.unbatched:
+        lines += comment(said("Unbatched input is a batch of one to torch: add N = 1 so one loop serves both."))
         lines += [
-            "# Unbatched input is a batch of one to torch: add N = 1 so one loop serves both.",
             f"layer_input = x{cast}.unsqueeze(1)  # (L, 1, H_in)",
             f"h_start = h_0{cast}.unsqueeze(1)  # (rows, 1, H_out)",
         ]
@@ -35,13 +49,13 @@ def loop(spec: RNNSpec) -> str:
             lines.append(f"c_start = c_0{cast}.unsqueeze(1)  # (rows, 1, H)")
     else:
         if spec.batch_first:
-            lines += [
-                "# The loop walks time along dim 0: bring the batch_first input to (L, N, H_in).",
-                "# h_0 needs no transpose: batch_first never applies to the states.",
-                f"layer_input = x{cast}.transpose(0, 1)",
-            ]
+            lines += comment(said(
+                "The loop walks time along dim 0: bring the batch_first input to (L, N, H_in).\n"
+                "h_0 needs no transpose: batch_first never applies to the states."
+            ))
+            lines.append(f"layer_input = x{cast}.transpose(0, 1)")
         else:
-            lines.append(f"layer_input = x{cast}  # layer 0 reads x: (L, N, H_in)")
+            lines.append(note(f"layer_input = x{cast}", said("layer 0 reads x: (L, N, H_in)")))
         lines.append(f"h_start = h_0{cast}")
         if spec.lstm:
             lines.append(f"c_start = c_0{cast}")
@@ -49,16 +63,16 @@ def loop(spec: RNNSpec) -> str:
         lines += _packed_by_hand(spec)
     else:
         lines += _layers(spec)
-        lines += ["", "ref_output = layer_input  # the top layer's output, every step", "ref_h_n = torch.stack(h_n_rows)"]
+        lines += ["", note("ref_output = layer_input", said("the top layer's output, every step")), "ref_h_n = torch.stack(h_n_rows)"]
         if spec.lstm:
             lines.append("ref_c_n = torch.stack(c_n_rows)")
     if spec.unbatched:
-        lines.append("# Back to torch's unbatched layout: drop the N = 1 added above.")
+        lines += comment(said("Back to torch's unbatched layout: drop the N = 1 added above."))
         lines.append("ref_output, ref_h_n = ref_output.squeeze(1), ref_h_n.squeeze(1)")
         if spec.lstm:
             lines.append("ref_c_n = ref_c_n.squeeze(1)")
     elif spec.batch_first:
-        lines.append("ref_output = ref_output.transpose(0, 1)  # output follows batch_first; h_n does not")
+        lines.append(note("ref_output = ref_output.transpose(0, 1)", said("output follows batch_first; h_n does not")))
     lines.append("")
     return "\n".join(lines)
 
@@ -67,11 +81,7 @@ def _param_function(spec: RNNSpec) -> list[str]:
     """param(name): a parameter of the module, as the hand-written computation reads it."""
     lines = []
     if is_half(spec):
-        lines += [
-            f"# Computed in float32: torch.{spec.dtype} keeps too few digits for a hand-written {'step' if spec.is_cell else 'loop'}",
-            "# to be a fair reference, so the comparison below uses a looser tolerance.",
-            "",
-        ]
+        lines += half_note(spec) + [""]
     return lines + ["def param(name):", f"    return getattr({spec.mode}, name).detach(){to_float(spec)}", ""]
 
 
@@ -81,17 +91,17 @@ def _layers(spec: RNNSpec) -> list[str]:
     Leaves the top layer's output in layer_input and the last states in h_n_rows (c_n_rows).
     """
     lstm, gru = spec.lstm, spec.mode == "gru"
-    lines = ["h_n_rows = []  # appended layer by layer, direction by direction: row layer*D + direction"]
+    lines = [note("h_n_rows = []", said("appended layer by layer, direction by direction: row layer*D + direction"))]
     if lstm:
-        lines.append("c_n_rows = []  # same rows as h_n")
+        lines.append(note("c_n_rows = []", said("same rows as h_n")))
     lines.append("")
 
     G = gate_prefix(spec)
-    in_shape = "H_in" if spec.num_layers == 1 else "H_in at layer 0, D*H_out above"
+    in_shape = "H_in" if spec.num_layers == 1 else said("H_in at layer 0, D*H_out above")
     body = ["for layer in range(NUM_LAYERS):"]
     if spec.bidirectional:
         body += [
-            "    directions = []  # this layer's output, one (L, N, H_out) tensor per direction",
+            note("    directions = []", said("this layer's output, one (L, N, H_out) tensor per direction")),
             "    for direction, suffix in ((0, \"\"), (1, \"_reverse\")):",
         ]
         ind = " " * 8
@@ -106,30 +116,30 @@ def _layers(spec: RNNSpec) -> list[str]:
     if spec.bias:
         body += [load("b_ih", f"({G}H,)"), load("b_hh", f"({G}H,)")]
     if spec.proj_size:
-        body.append(load("W_hr", "(P, H): the projection"))
+        body.append(load("W_hr", said("(P, H): the projection")))
     # The input term does not depend on h: one matmul covers every time step.
-    body.append(f"{ind}# The input term does not depend on h, so one matmul does it for all L steps at once.")
+    body += comment(said("The input term does not depend on h, so one matmul does it for all L steps at once."), ind)
     if gru and spec.bias:
-        body.append(f"{ind}# (GRU keeps b_hh out of it: b_hn sits inside r * (...), see below.)")
+        body += comment(said("(GRU keeps b_hh out of it: b_hn sits inside r * (...), see below.)"), ind)
     body.append(f"{ind}x_proj = layer_input @ W_ih.T{_input_bias(spec)}  # (L, N, {G}H)")
     if spec.bidirectional:
-        body.append(f"{ind}row = layer * D + direction  # this (layer, direction)'s row of h_0 and h_n")
+        body.append(note(f"{ind}row = layer * D + direction", said("this (layer, direction)'s row of h_0 and h_n")))
     else:
-        body.append(f"{ind}row = layer  # row layer*D + direction with D = 1, direction = 0")
+        body.append(note(f"{ind}row = layer", said("row layer*D + direction with D = 1, direction = 0")))
     body.append(f"{ind}h = h_start[row]  # (N, H_out)")
     if lstm:
         body.append(f"{ind}c = c_start[row]  # (N, H)")
     body.append(f"{ind}steps_out = [None] * L")
     if spec.bidirectional:
-        body += [
-            f"{ind}# Forward reads t = 0..L-1; reverse reads the same input from t = L-1 down to 0,",
-            f"{ind}# and stores each h at its own t, so output[t] lines up for both directions.",
-        ]
+        body += comment(said(
+            "Forward reads t = 0..L-1; reverse reads the same input from t = L-1 down to 0,\n"
+            "and stores each h at its own t, so output[t] lines up for both directions."
+        ), ind)
         if spec.packed:
-            body += [
-                f"{ind}# L is this sequence's own length: the reverse direction starts at its last",
-                f"{ind}# real step, never at the padding.",
-            ]
+            body += comment(said(
+                "L is this sequence's own length: the reverse direction starts at its last\n"
+                "real step, never at the padding."
+            ), ind)
         body += [
             f"{ind}steps = range(L) if direction == 0 else range(L - 1, -1, -1)",
             f"{ind}for t in steps:",
@@ -139,28 +149,28 @@ def _layers(spec: RNNSpec) -> list[str]:
     ind2 = ind + "    "
     body += [ind2 + line for line in _cell(spec)]
     body.append(f"{ind2}steps_out[t] = h")
-    own = " (this sequence's last real step)" if spec.packed else ""
     if spec.bidirectional:
-        body += [
-            f"{ind}directions.append(torch.stack(steps_out))  # (L, N, H_out)",
-            f"{ind}# The last step taken: t = L-1 forward{own}, t = 0 reverse. That is h_n's row.",
-            f"{ind}h_n_rows.append(h)",
-        ]
+        body.append(f"{ind}directions.append(torch.stack(steps_out))  # (L, N, H_out)")
+        if spec.packed:
+            body += comment(said("The last step taken: t = L-1 forward (this sequence's last real step), t = 0 reverse. "
+                                 "That is h_n's row."), ind)
+        else:
+            body += comment(said("The last step taken: t = L-1 forward, t = 0 reverse. That is h_n's row."), ind)
+        body.append(f"{ind}h_n_rows.append(h)")
         if lstm:
             body.append(f"{ind}c_n_rows.append(c)")
-        body += [
-            "    # The next layer reads both directions side by side at each t: (L, N, D*H_out).",
-            "    layer_input = torch.cat(directions, dim=-1)",
-        ]
+        body += comment(said("The next layer reads both directions side by side at each t: (L, N, D*H_out)."), "    ")
+        body.append("    layer_input = torch.cat(directions, dim=-1)")
     else:
-        body += [
-            f"{ind}h_n_rows.append(h)  # the state after the last step, t = L-1{own}",
-        ]
+        if spec.packed:
+            body.append(note(f"{ind}h_n_rows.append(h)", said("the state after the last step, t = L-1 (this sequence's last real step)")))
+        else:
+            body.append(note(f"{ind}h_n_rows.append(h)", said("the state after the last step, t = L-1")))
         if lstm:
             body.append(f"{ind}c_n_rows.append(c)")
-        body.append("    layer_input = torch.stack(steps_out)  # the next layer reads this: (L, N, H_out)")
+        body.append(note("    layer_input = torch.stack(steps_out)", said("the next layer reads this: (L, N, H_out)")))
     if spec.dropout > 0 and spec.num_layers > 1:
-        body.append("    # (in training, dropout would act here, on the input of the next layer)")
+        body += comment(said("(in training, dropout would act here, on the input of the next layer)"), "    ")
     return lines + body
 
 
@@ -168,15 +178,18 @@ def _packed_by_hand(spec: RNNSpec) -> list[str]:
     """The layer loop as a function, run once per sequence up to its own length."""
     states = "h_start, c_start" if spec.lstm else "h_start"
     returned = "layer_input, torch.stack(h_n_rows)" + (", torch.stack(c_n_rows)" if spec.lstm else "")
-    lines = [
-        "",
-        "",
-        f"def run_by_hand(layer_input, {states}):",
-        "    # The explicit loop for sequences that all have the same length L: layer_input is",
-        "    # (L, N, H_in), h_start (rows, N, H_out). Returns their output, h_n"
-        + (" and c_n." if spec.lstm else " and nothing else."),
-        "    L = layer_input.shape[0]  # this call's own length, not the padded one",
-    ]
+    lines = ["", "", f"def run_by_hand(layer_input, {states}):"]
+    if spec.lstm:
+        lines += comment(said(
+            "The explicit loop for sequences that all have the same length L: layer_input is\n"
+            "(L, N, H_in), h_start (rows, N, H_out). Returns their output, h_n and c_n."
+        ), "    ")
+    else:
+        lines += comment(said(
+            "The explicit loop for sequences that all have the same length L: layer_input is\n"
+            "(L, N, H_in), h_start (rows, N, H_out). Returns their output, h_n and nothing else."
+        ), "    ")
+    lines.append(note("    L = layer_input.shape[0]", said("this call's own length, not the padded one")))
     lines += [("    " + line).rstrip() for line in _layers(spec)]
     lines += [f"    return {returned}", "", ""]
 
@@ -184,25 +197,23 @@ def _packed_by_hand(spec: RNNSpec) -> list[str]:
     if spec.lstm:
         per_sequence += ", c_start[:, i : i + 1]"
     got = "out_i, h_n_i, c_n_i" if spec.lstm else "out_i, h_n_i"
-    lines += [
-        "# Packed input: each sequence runs alone, for its own length only, from its own",
-        "# column of h_0; the padding is never read. So run the loop once per sequence.",
-    ]
+    lines += comment(said(
+        "Packed input: each sequence runs alone, for its own length only, from its own\n"
+        "column of h_0; the padding is never read. So run the loop once per sequence."
+    ))
     if not spec.enforce_sorted:
-        lines += [
-            "# (torch runs them sorted longest first; one at a time, the order does not matter.)",
-        ]
+        lines += comment(said("(torch runs them sorted longest first; one at a time, the order does not matter.)"))
     lines += [
-        "ref_output = torch.zeros(L, N, D * H_out, dtype=layer_input.dtype)  # zeros: what pad_packed_sequence pads with",
-        "h_n_columns = []  # one (rows, 1, H_out) per sequence, in the batch's original order",
+        note("ref_output = torch.zeros(L, N, D * H_out, dtype=layer_input.dtype)", said("zeros: what pad_packed_sequence pads with")),
+        note("h_n_columns = []", said("one (rows, 1, H_out) per sequence, in the batch's original order")),
     ]
     if spec.lstm:
         lines.append("c_n_columns = []")
     lines += [
         "for i, length in enumerate(LENGTHS):",
         f"    {got} = run_by_hand({per_sequence})",
-        "    ref_output[:length, i : i + 1] = out_i  # steps from length on stay zero",
-        "    h_n_columns.append(h_n_i)  # each sequence's own last real step, not the padded end",
+        note("    ref_output[:length, i : i + 1] = out_i", said("steps from length on stay zero")),
+        note("    h_n_columns.append(h_n_i)", said("each sequence's own last real step, not the padded end")),
     ]
     if spec.lstm:
         lines.append("    c_n_columns.append(c_n_i)")
@@ -231,24 +242,26 @@ def _cell(spec: RNNSpec, x_term: str = "x_proj[t]", n: str = "N, ") -> list[str]
         return [f"h = {f}({x_term} + h @ W_hh.T)  # {shape_text(n, 'H')}"]
     if spec.base_mode == "gru":
         return [
-            f"hh = h @ W_hh.T{bias_hh}  # {shape_text(n, '3*H')}: the blocks r, z, n, H columns each",
+            note(f"hh = h @ W_hh.T{bias_hh}", said("{shape}: the blocks r, z, n, H columns each", shape=shape_text(n, "3*H"))),
             f"x_r, x_z, x_n = {x_term}.chunk(3, dim=-1)",
             "hh_r, hh_z, hh_n = hh.chunk(3, dim=-1)",
-            "r = torch.sigmoid(x_r + hh_r)  # reset gate",
-            "z = torch.sigmoid(x_z + hh_z)  # update gate",
-            "n = torch.tanh(x_n + r * hh_n)  # candidate; r scales (h W_hn^T" + (" + b_hn" if spec.bias else "") + ")",
-            "h = (1 - z) * n + z * h  # z = 1 keeps the old state",
+            note("r = torch.sigmoid(x_r + hh_r)", said("reset gate")),
+            note("z = torch.sigmoid(x_z + hh_z)", said("update gate")),
+            note("n = torch.tanh(x_n + r * hh_n)",
+                 said("candidate; r scales ({term})", term="h W_hn^T" + (" + b_hn" if spec.bias else ""))),
+            note("h = (1 - z) * n + z * h", said("z = 1 keeps the old state")),
         ]
     lines = [
-        f"gates = {x_term} + h @ W_hh.T  # {shape_text(n, '4*H')}: the blocks i, f, g, o, H columns each",
+        note(f"gates = {x_term} + h @ W_hh.T", said("{shape}: the blocks i, f, g, o, H columns each", shape=shape_text(n, "4*H"))),
         "i, f, g, o = gates.chunk(4, dim=-1)",
         "i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)",
-        "c = f * c + i * g  # forget part of the old cell state, write part of the new one",
+        note("c = f * c + i * g", said("forget part of the old cell state, write part of the new one")),
     ]
     if spec.proj_size:
         lines += [
             f"h = o * torch.tanh(c)  # {shape_text(n, 'H')}",
-            f"h = h @ W_hr.T  # projected: {shape_text(n, 'H')} -> {shape_text(n, 'P')}; the next step and layer see P numbers",
+            note("h = h @ W_hr.T", said("projected: {h} -> {p}; the next step and layer see P numbers",
+                                        h=shape_text(n, "H"), p=shape_text(n, "P"))),
         ]
     else:
         lines.append(f"h = o * torch.tanh(c)  # {shape_text(n, 'H')}")
@@ -265,12 +278,12 @@ def cell_loop(spec: RNNSpec) -> list[str]:
         f"    {state} = {state_0}",
         "    cell_outputs = []",
         "    for t in range(L):",
-        f"        {state} = {cell}(x_seq[t], {state_arg})  # one step: x_seq[t] is {shape_text(n, 'H_in')}",
-        "        cell_outputs.append(h)  # a layer's output at t is its h at t",
+        note(f"        {state} = {cell}(x_seq[t], {state_arg})", said("one step: x_seq[t] is {shape}", shape=shape_text(n, "H_in"))),
+        note("        cell_outputs.append(h)", said("a layer's output at t is its h at t")),
         f"cell_output = torch.stack(cell_outputs)  # (L, {n}H)",
-        "last_h, last_c = h, c  # the state after the last step: a layer's h_n and c_n"
+        note("last_h, last_c = h, c", said("the state after the last step: a layer's h_n and c_n"))
         if spec.lstm
-        else "last_h = h  # the state after the last step: a layer's h_n",
+        else note("last_h = h", said("the state after the last step: a layer's h_n")),
     ]
 
 
@@ -279,18 +292,18 @@ def cell_by_hand(spec: RNNSpec) -> str:
     cast = to_float(spec)
     G = gate_prefix(spec)
     n = "" if spec.unbatched else "N, "
-    lines = ["", "# ---- 6. The one step, written out ---------------------------------------------"]
+    lines = ["", rule(said("6. The one step, written out"), 81)]
     lines += _param_function(spec)
     lines += [
-        f'W_ih = param("weight_ih")  # ({G}H, H_in): no _l0 suffix, a cell has one layer',
+        note('W_ih = param("weight_ih")', said("({G}H, H_in): no _l0 suffix, a cell has one layer", G=G)),
         f'W_hh = param("weight_hh")  # ({G}H, H)',
     ]
     if spec.bias:
         lines += [f'b_ih = param("bias_ih")  # ({G}H,)', f'b_hh = param("bias_hh")  # ({G}H,)']
     if spec.base_mode == "gru" and spec.bias:
-        lines.append("# (GRU keeps b_hh out of the input term: b_hn sits inside r * (...), see below.)")
+        lines += comment(said("(GRU keeps b_hh out of the input term: b_hn sits inside r * (...), see below.)"))
     lines += [
-        f"x_proj = x{cast} @ W_ih.T{_input_bias(spec)}  # {shape_text(n, G + 'H')}: the input term",
+        note(f"x_proj = x{cast} @ W_ih.T{_input_bias(spec)}", said("{shape}: the input term", shape=shape_text(n, G + "H"))),
         f"h = h_0{cast}",
     ]
     if spec.lstm:
@@ -301,5 +314,3 @@ def cell_by_hand(spec: RNNSpec) -> str:
         lines.append("ref_c_1 = c")
     lines.append("")
     return "\n".join(lines)
-
-
