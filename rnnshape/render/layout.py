@@ -4,7 +4,8 @@ The rules, in order of what gives way first:
 1. A cell of a column that is not prose (a name, a shape, a number, a gate string,
    dims, an identity) is never split. A prose cell (a meaning, a why, a formula)
    wraps at spaces, never inside a word, and not inside brackets while the
-   bracketed group fits: "(2, 4, 32)" stays whole.
+   bracketed group fits: "(2, 4, 32)" stays whole. Chinese prose, which has no
+   spaces, also wraps between its characters (text.py), never inside a name.
 2. Where the columns do not fit, the gaps between them narrow (3 spaces, then 2).
 3. Then the section's optional columns are left out, in its order, and one line
    under the table says which. They are also left out where keeping them would
@@ -18,10 +19,12 @@ style per span, drawn by table.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
 from typing import NamedTuple
 
+from rnnshape.language import say, tr
 from rnnshape.render.sections import FAILED, Section
-from rnnshape.render.text import cell_width, tokens, wrap
+from rnnshape.render.text import cell_width, has_wide, narrowest, tokens, wrap
 
 # The narrowest width rnnshape lays out for; a smaller COLUMNS is read as this.
 MIN_WIDTH = 40
@@ -52,12 +55,23 @@ class _Plan:
 
 
 def _longest_word(text: str) -> int:
-    return max((cell_width(w) for w in text.split()), default=0)
+    """The widest piece the text keeps whole wherever it breaks: a word (a run of Chinese between breaks)."""
+    return narrowest(text)
 
 
 # A bracketed group up to this wide is kept on one line (a shape, U(-0.2236, 0.2236)); a wider
 # one is a formula, which may break at its inner spaces.
 WHOLE_GROUP = 20
+
+
+# A header in wide characters this narrow stays on one line: "预测" broken into 预/测 reads as two words.
+WHOLE_WIDE_HEADER = 8
+
+
+def _header_least(header: str) -> int:
+    if has_wide(header) and cell_width(header) <= WHOLE_WIDE_HEADER:
+        return cell_width(header)
+    return _longest_word(header)
 
 
 def _least_prose(text: str) -> int:
@@ -77,7 +91,7 @@ def _bounds(section: Section, shown: list[int]) -> tuple[list[int], list[int]]:
         header = section.columns[i]
         natural.append(max([cell_width(header)] + [cell_width(c) for c in cells]))
         whole = _least_prose if i in section.prose else cell_width
-        least.append(max([_longest_word(header)] + [whole(c) for c in cells]))
+        least.append(max([_header_least(header)] + [whole(c) for c in cells]))
     return natural, least
 
 
@@ -157,8 +171,11 @@ def _section(section: Section, width: int, rule: str) -> list[Line]:
     else:
         out += _table(section, plan, rule)
     if left_out:
-        names = ", ".join(section.columns[i] for i in left_out)
-        out += [(Span(line),) for line in wrap(f"(left out to fit {width} columns: {names}; -f json has every column)", width, 2)]
+        # The columns' names were said in the language already (render._drawn); this line is said here.
+        names = reduce(lambda listed, name: say(tr("{listed}, {name}", listed=listed, name=name)),
+                       [section.columns[i] for i in left_out])
+        said = say(tr("(left out to fit {width} columns: {names}; -f json has every column)", width=width, names=names))
+        out += [(Span(line),) for line in wrap(said, width, 2)]
     if section.lines:
         out += [()] + _text_lines(section.lines, width)
     return out
@@ -195,7 +212,7 @@ def _rows_of(cells: list[list[str]], plan: _Plan, section: Section, style: str |
 
 def _stacked(section: Section, width: int) -> list[Line]:
     """Each row as a block: its first cell, then `column  value` for the others, values wrapped to fit."""
-    labels = [c or "value" for c in section.columns[1:]]
+    labels = [c or say(tr("value")) for c in section.columns[1:]]
     label_width = min(max((cell_width(c) for c in labels), default=0), width // 3)
     value_width = width - MARGIN - STACK_INDENT - label_width - 2
     out: list[Line] = []
@@ -213,10 +230,18 @@ def _stacked(section: Section, width: int) -> list[Line]:
     return out
 
 
+def _failed_starts() -> tuple[str, ...]:
+    """How a line that reports a failure starts, in the language it is said in: a sweep's refused
+    configurations (rows.py says them with this very sentence) are drawn as failures in every language."""
+    refused = say(tr("refused: {config}: {reason}", config="\0", reason="\0")).split("\0", 1)[0]
+    return (FAILED, "refused") + ((refused,) if refused.strip() else ())
+
+
 def _text_lines(lines: list[str], width: int) -> list[Line]:
     out: list[Line] = []
+    failed = _failed_starts() if lines else ()
     for line in lines:
-        style = "failed" if line.startswith((FAILED, "refused")) else None
+        style = "failed" if line.startswith(failed) else None
         out += [(Span(part, style),) for part in wrap(line, width, indent=2)]
     return out
 
