@@ -58,13 +58,38 @@ def _nav_pages() -> list[str]:
     return re.findall(r"^\s+- (?:[^:\n]+: )?(\S+\.md)\s*$", nav, re.M)
 
 
+# A Chinese page is `page.zh.md` beside `page.md` (mkdocs-static-i18n's suffix structure): the nav
+# names the English page only, and the site shows the Chinese one in its place under /zh/.
+TRANSLATION = ".zh.md"
+
+
+def _doc_pages() -> list[str]:
+    return sorted(str(p.relative_to(ROOT / "docs")).replace("\\", "/") for p in (ROOT / "docs").rglob("*.md"))
+
+
 def test_mkdocs_nav_lists_every_page_and_only_pages_that_exist():
     nav = _nav_pages()
     assert nav[0] == "index.md" and len(nav) == len(set(nav))
-    on_disk = sorted(str(p.relative_to(ROOT / "docs")).replace("\\", "/") for p in (ROOT / "docs").rglob("*.md"))
+    on_disk = [page for page in _doc_pages() if not page.endswith(TRANSLATION)]
     assert sorted(nav) == on_disk, f"not in nav: {set(on_disk) - set(nav)}; missing files: {set(nav) - set(on_disk)}"
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert "docs_dir: docs" in config and "name: material" in config
+
+
+def test_every_chinese_page_translates_a_page_of_the_nav_and_every_nav_title_is_translated():
+    nav = _nav_pages()
+    chinese = [page for page in _doc_pages() if page.endswith(TRANSLATION)]
+    assert {"index.zh.md", "getting-started.zh.md", "concepts.zh.md", "your-own-model.zh.md", "glossary.zh.md"} <= set(chinese)
+    for page in chinese:
+        assert page[: -len(TRANSLATION)] + ".md" in nav, f"{page} translates no page of the nav"
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "docs_structure: suffix" in config and "locale: zh" in config
+    translations = config.split("nav_translations:\n", 1)[1].split("\n\n", 1)[0]
+    translated = set(re.findall(r"^\s+([^:\n]+): \S", translations, re.M))
+    # A command's or a format's name (`- inspect: commands/inspect.md`) stays as it is in Chinese.
+    entries = re.findall(r"^\s+- ([^:\n]+):[ ]*(\S*)$", config.split("\nnav:\n", 1)[1], re.M)
+    titles = {title for title, page in entries if title != page.rsplit("/", 1)[-1].removesuffix(".md")}
+    assert "Home" in titles and titles <= translated, f"nav titles without a Chinese title: {titles - translated}"
 
 
 def test_cli_reference_covers_every_command():

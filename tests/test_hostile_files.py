@@ -654,14 +654,8 @@ def test_a_header_near_100MB_answers_in_a_few_seconds(tmp_path):
 
 # --------------------------------------------------------------------------- 5. many layers
 def test_20000_layers_are_found_and_listed_without_running(tmp_path):
+    # One process does all of it (the header read, every layer found, 20,000 configs in JSON): what a user waits for.
     path = many_layers(20_000)(tmp_path / _ST)
-    start = time.perf_counter()
-    shapes = checkpoint_file.read(str(path), values=False).state_dicts[0].shapes
-    found = state_dict.find(shapes)
-    assert len(found) == 20_000 and all(f.spec is not None for f in found)
-    elapsed = time.perf_counter() - start
-    print(f"20,000 layers: header read and layers found in {elapsed:.1f} s")
-    assert elapsed < 15
     ran = process(path, "--no-run", "-f", "json", tmp_path=tmp_path)
     assert_answered(ran)
     print(f"20,000 layers, --no-run -f json: {ran.seconds:.1f} s")

@@ -19,7 +19,7 @@ A Markdown file marks a generated block with a start comment and `<!-- end -->`:
 
     python tools/gendocs.py          rewrite the blocks (and the SVG files) in place
     python tools/gendocs.py --check  exit 1 and name each stale block or picture (CI runs this)
-    python tools/gendocs.py --check --shard 1/3   only every third page from the second on:
+    python tools/gendocs.py --check --shard 1/3   only the second of three shares of about equal cost:
                                                    the test suite checks the shards side by side
 
 Commands run in this process through Typer's CliRunner, at a fixed width and
@@ -47,7 +47,10 @@ os.environ["TERMINAL_WIDTH"] = "100"
 os.environ["COLUMNS"] = "100"
 os.environ["_TYPER_FORCE_DISABLE_TERMINAL"] = "1"
 os.environ["NO_COLOR"] = "1"
+# English unless a block says --lang zh: a writer's zh_CN locale must not turn the English pages Chinese.
+os.environ["RNNSHAPE_LANG"] = "en"
 
+import functools  # noqa: E402
 import re  # noqa: E402
 import shlex  # noqa: E402
 import subprocess  # noqa: E402
@@ -104,6 +107,7 @@ def run_svg(target: str, args: str, pictures: dict[Path, bytes]) -> None:
         pictures[ROOT / target] = fresh.read_bytes()
 
 
+@functools.lru_cache(maxsize=None)  # a Chinese page shows the same example's output as its English one: run it once
 def run_file(path: str) -> str:
     env = dict(os.environ)
     # The example scripts call `rnnshape` and `python`: the ones beside this interpreter.
@@ -225,7 +229,7 @@ def same_picture(old: bytes, new: bytes) -> bool:
 
 
 def shard(argv: list[str]) -> tuple[int, int]:
-    """--shard K/N: the pages whose index is K modulo N (0/1, every page, without it)."""
+    """--shard K/N: the K-th of N shares of the pages (0/1, every page, without it)."""
     if "--shard" not in argv:
         return 0, 1
     k, n = (int(part) for part in argv[argv.index("--shard") + 1].split("/"))
@@ -234,12 +238,37 @@ def shard(argv: list[str]) -> tuple[int, int]:
     return k, n
 
 
+# What a block costs, roughly: running a file or a notebook starts an interpreter that imports torch.
+_SLOW_BLOCK = re.compile(r"<!-- gen: (?:output|notebook) (\S+)")
+
+
+def shares(pages: list[Path], n: int) -> list[list[Path]]:
+    """The pages in N shares of about equal cost, a page with its translations (x.zh.md) in one share,
+    where the examples they both show run once (run_file's cache)."""
+    groups: dict[str, list[Path]] = {}
+    for page in pages:
+        groups.setdefault(str(page).replace(".zh.md", ".md"), []).append(page)
+
+    def cost(group: list[Path]) -> float:
+        texts = [page.read_text(encoding="utf-8") for page in group]
+        slow = {m.group(1) for text in texts for m in _SLOW_BLOCK.finditer(text)}
+        return 1 + 3 * len(slow) + sum(text.count("<!-- gen: ") for text in texts) * 0.2
+
+    out: list[list[Path]] = [[] for _ in range(n)]
+    load = [0.0] * n
+    for group in sorted(groups.values(), key=cost, reverse=True):  # the longest first, each to the lightest share
+        i = load.index(min(load))
+        out[i] += group
+        load[i] += cost(group)
+    return out
+
+
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     k, n = shard(argv)
     stale = []
     pictures: dict[Path, bytes] = {}
-    for path in documents()[k::n]:
+    for path in shares(documents(), n)[k]:
         old = path.read_text(encoding="utf-8")
         new = refresh(old, path, pictures)
         if new != old and not (check and same_but_rounding(old, new)):
