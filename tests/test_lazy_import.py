@@ -53,8 +53,9 @@ def drive(*args: str, env: dict | None = None) -> dict:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["inspect", "--help"], ["checkpoint", "--help"], ["check", "--help"], ["summary", "--help"], ["--version"]],
-    ids=["--help", "inspect --help", "checkpoint --help", "check --help", "summary --help", "--version"],
+    [["--help"], ["inspect", "--help"], ["checkpoint", "--help"], ["check", "--help"], ["summary", "--help"], ["--version"],
+     ["--lang", "zh", "inspect", "--help"]],
+    ids=["--help", "inspect --help", "checkpoint --help", "check --help", "summary --help", "--version", "--lang zh inspect --help"],
 )
 def test_help_and_version_do_not_import_torch(args):
     result = drive(*args)
@@ -72,6 +73,8 @@ def test_help_and_version_do_not_import_torch(args):
         ["--mode", "lstmcell", "--layers", "2"],
         ["--lengths", "2,5"],
         ["--lengths", "5,3", "--seq-len", "4"],
+        ["--lang", "zh", "--hidden-size", "0"],  # in Chinese: the catalog is read, torch is not
+        ["--lang", "fr"],
     ],
     ids=lambda a: " ".join(a),
 )
