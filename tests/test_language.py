@@ -119,6 +119,20 @@ def test_every_translation_keeps_the_numbers_of_its_sentence():
     assert differ == []
 
 
+def test_the_catalog_reads_as_the_standard_library_reads_it():
+    """language.MoFile (a binary search over the .mo's sorted index) finds what gettext.GNUTranslations decodes."""
+    import gettext
+
+    path = Path(language.LOCALE_DIR) / "zh" / "LC_MESSAGES" / "rnnshape.mo"
+    with open(path, "rb") as handle:
+        standard = {k: v for k, v in gettext.GNUTranslations(handle)._catalog.items() if isinstance(k, str) and k}
+    ours = language.MoFile(path.read_bytes())
+    assert dict(ours.items()) == standard and len(standard) > 1000
+    assert all(ours.get(k) == v for k, v in standard.items())
+    assert ours.get("no such sentence") is None and ours.get("") is None
+    assert language.MoFile(b"not a catalog").get("Options") is None  # a broken file speaks English
+
+
 def test_the_check_finds_a_missing_translation(tmp_path, monkeypatch):
     """The completeness check can fail: a catalog with one translation removed is reported."""
     from babel.messages import pofile
