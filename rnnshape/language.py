@@ -83,7 +83,17 @@ def tr(template: str, /, **args: Any) -> Message:
     The one keyword the catalog's extraction looks for (tools/i18n.py): the
     template must be a literal, never built at run time.
     """
-    return Message(template, **args)
+    if args:
+        return Message(template, **args)
+    # A sentence without values is one object, made once: validation names "a positive integer"
+    # for every field of every config a sweep checks, mostly never to be shown.
+    made = _CONSTANTS.get(template)
+    if made is None:
+        made = _CONSTANTS[template] = Message(template)
+    return made
+
+
+_CONSTANTS: dict[str, Message] = {}
 
 
 def fill(template: str, /, **args: Any) -> Message:
