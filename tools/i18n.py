@@ -19,6 +19,7 @@ translator's partial file) for msgids that have none yet.
 from __future__ import annotations
 
 import argparse
+import datetime
 import fcntl
 import io
 import os
@@ -121,6 +122,7 @@ def update(template: Catalog, sources: list[str]) -> None:
         write_po(catalog, path, ignore_obsolete=True)
 
 
+FIXED_DATE = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 TEAM = {"zh": "Chinese (rnnshape's glossary: docs/zh/glossary.md)"}
 
 
@@ -138,6 +140,9 @@ def _header(catalog: Catalog, lang: str) -> None:
 def compile_all() -> None:
     for lang in LANGUAGES:
         catalog = read_po(po_path(lang), lang)
+        # The .po holds no dates (write_po), so Babel would stamp today into the .mo's header:
+        # a fixed one keeps the compiled file the same bytes until a translation changes.
+        catalog.creation_date = catalog.revision_date = FIXED_DATE
         with open(mo_path(lang), "wb") as handle:
             mofile.write_mo(handle, catalog, use_fuzzy=False)
 
