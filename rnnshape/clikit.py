@@ -85,6 +85,7 @@ _CLICK_ERRORS = [(re.compile(pattern), template) for pattern, template in (
     (r"no such command '(?P<name>.*)'$", tr("no such command '{name}'")),
     (r"missing option '(?P<name>[^']+)'$", tr("missing option '{name}'")),
     (r"missing argument '(?P<name>[^']+)'$", tr("missing argument '{name}'")),
+    (r"missing command$", tr("missing command")),
 )]
 
 
@@ -258,9 +259,11 @@ class RnnshapeGroup(_ValuesAsGiven, _SaidHelp, TyperGroup):
         # The language is chosen before click parses anything: --help and click's own errors
         # come before any command's --lang would be read.
         args = list(sys.argv[1:] if args is None else args)
+        only_lang = (len(args) == 2 and args[0] == "--lang") or (len(args) == 1 and args[0].startswith("--lang="))
         try:
             with chosen_language(lang_in(args)):
-                code = self._main(args, prog_name, complete_var, **extra)
+                # `rnnshape --lang zh` alone is a bare `rnnshape` in Chinese: the help, not "missing command".
+                code = self._main([] if only_lang else args, prog_name, complete_var, **extra)
         except typer.Exit as exc:
             code = exc.exit_code
         if standalone_mode:

@@ -93,6 +93,15 @@ def test_a_bad_rnnshape_lang_is_named_in_the_error():
     assert run("inspect", "--lang", "en", env={"RNNSHAPE_LANG": "klingon"}).exit_code == 0  # the flag decides
 
 
+def test_lang_alone_is_the_help_in_that_language():
+    for args in (["--lang", "zh"], ["--lang=zh"]):
+        result = run(*args)
+        assert result.exit_code == 0 and result.stdout.startswith("用法：rnnshape") and result.stderr == ""
+    assert run("--lang", "zh", "--version").stdout.startswith("rnnshape ")
+    missing = run("--lang", "zh", "--lang", "zh")  # options, and no command: click's own error, said in Chinese
+    assert missing.exit_code == 2 and missing.stderr == "error: 缺少命令\n"
+
+
 def test_a_run_leaves_no_language_behind():
     run("inspect", "--lang", "zh")
     assert language.current_is_chosen() is False
