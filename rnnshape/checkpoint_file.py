@@ -45,7 +45,7 @@ from typing import Any
 
 from rnnshape import memory
 from rnnshape.errors import EnvironmentProblem, FileProblem
-from rnnshape.language import Message, join, tr
+from rnnshape.language import Message, join, message_of, tr
 from rnnshape.theory import shape_text
 
 TORCH_ZIP, TORCH_LEGACY, SAFETENSORS = "torch.save zip archive", "torch.save legacy pickle", "safetensors"
@@ -194,12 +194,7 @@ def refuse_if_too_big(path: str, needed: int, max_memory: int | None, what: str,
         memory.refuse_if_too_big(needed, device="cpu", available=memory.available_bytes(), max_memory=max_memory,
                                  what=what, hint=hint)
     except EnvironmentProblem as exc:
-        raise machine_problem(path, tr("is not read: {reason}", reason=_said_by(exc))) from None
-
-
-def _said_by(exc: BaseException) -> str:
-    """An exception's message as it was made: a Message stays one (str(exc) would give its English only)."""
-    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Message) else str(exc)
+        raise machine_problem(path, tr("is not read: {reason}", reason=message_of(exc))) from None
 
 
 _NOT_REGULAR = ((stat.S_ISFIFO, tr("a pipe")), (stat.S_ISCHR, tr("a character device")),
@@ -891,7 +886,7 @@ def _read_safetensors_header(path: str, max_memory: int | None = None) -> Conten
     except RecursionError:
         raise FileProblem(path, tr("is not safetensors: its header's JSON nests deeper than any header can")) from None
     except ValueError as exc:  # JSONDecodeError, an integer of more than 4300 digits, the hooks' refusals
-        own = _said_by(exc)  # the hooks' refusals are Messages (short, one line), the rest json's own English
+        own = message_of(exc)  # the hooks' refusals are Messages (short, one line), the rest json's own English
         raise FileProblem(path, tr("is not safetensors: its header is not JSON as safetensors writes it ({reason})",
                                    reason=own if isinstance(own, Message) else _clip(_first_line(exc)))) from None
     del text

@@ -22,7 +22,9 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 
 
 from rnnshape.errors import ExitStatus
-from rnnshape.language import LanguageProblem, Message, fill, from_environment, lang_in, parse, say, speaking, tr
+from rnnshape.language import (
+    LanguageProblem, Message, current, current_is_chosen, fill, from_environment, lang_in, parse, say, speaking, tr,
+)
 
 
 def error(message: str) -> None:
@@ -101,9 +103,12 @@ def click_error(message: str) -> str:
 # -- the language of a run ----------------------------------------------------------------------------
 
 def chosen_language(given: str | None) -> speaking:
-    """--lang, else RNNSHAPE_LANG, else the locale, spoken inside the `with`; a value naming no language is exit 2."""
+    """--lang, else the language already chosen (the group read --lang before click parsed), else
+    RNNSHAPE_LANG, else the locale: spoken inside the `with`. A value naming no language is exit 2."""
     try:
-        return speaking(parse(given) if given is not None else from_environment())
+        if given is None:
+            return speaking(current() if current_is_chosen() else from_environment())
+        return speaking(parse(given))
     except LanguageProblem as exc:
         error(fill(_NO_LANGUAGE, where=exc.where, value=exc.value))
         raise typer.Exit(ExitStatus.BAD_INPUT) from None
@@ -150,9 +155,9 @@ def _format_options_by_panel(command: Any, ctx: Any, formatter: Any) -> None:
     for param in command.get_params(ctx):
         record = param.get_help_record(ctx)
         if record:
-            term, text = record
-            said = _bracket_words(help_said((param.help or "").strip()) + text[len((param.help or "").strip()):]) if param.help \
-                else _bracket_words(text)
+            term, text = record  # the help, then click's `  [default: x]`
+            own = (param.help or "").strip()
+            said = _bracket_words(help_said(own) + text[len(own):])
             panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append((term, said))
     for title, rows in panels.items():
         with formatter.section(help_said(title)):
@@ -199,7 +204,7 @@ class _SaidHelp:
         text = help_said(self.help.strip())  # type: ignore[attr-defined]
         formatter.write_paragraph()
         with formatter.indentation():
-            if text is self.help.strip() or text.isascii():  # type: ignore[attr-defined]
+            if text.isascii():
                 formatter.write_text(text)  # click's own wrapping, as English help always had
             else:
                 _write_wide_text(formatter, text)

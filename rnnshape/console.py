@@ -25,14 +25,15 @@ def main() -> None:
     signal.signal(signal.SIGINT, _interrupted)
     if sys.stdout is None:  # started with stdout closed: there is nowhere to write the answer
         if sys.stderr is not None:
-            from rnnshape.language import lang_in, said, speaking
+            from rnnshape.language import LanguageProblem, lang_in, parse, said, speaking
 
+            given = lang_in(sys.argv[1:])
             try:
-                with speaking(lang_in(sys.argv[1:])):
-                    reason = said("stdout is closed: there is nowhere to write the answer")
-            except ValueError:  # --lang names no language: that error can wait, this one cannot
-                reason = "stdout is closed: there is nowhere to write the answer"
-            sys.stderr.write(f"error: {reason}\n")
+                lang = parse(given) if given is not None else None  # None: RNNSHAPE_LANG, else the locale
+            except LanguageProblem:  # --lang names no language: that error can wait, this one cannot
+                lang = None
+            with speaking(lang):
+                sys.stderr.write("error: " + said("stdout is closed: there is nowhere to write the answer") + "\n")
         sys.exit(3)
     from rnnshape import probe
     from rnnshape.cli import main as cli_main

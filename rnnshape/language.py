@@ -125,6 +125,11 @@ def _said(text: Message, words: Mapping[str, str], lang: str) -> str:
     return template.format(**args)
 
 
+def message_of(exc: BaseException) -> str:
+    """An exception's message as it was made: a Message stays one (str(exc) gives its English only)."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Message) else str(exc)
+
+
 def said(template: str, /, **args: Any) -> str:
     """`say(tr(...))`: for text written at once in the chosen language (a script's comments, --help)."""
     return say(Message(template, **args))

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from rnnshape.clikit import chosen_language, error, helps, is_output_failure, output_failed
-from rnnshape.language import current, current_is_chosen, tr
+from rnnshape.language import tr
 from rnnshape.codegen import STYLES
 from rnnshape.errors import EnvironmentProblem, ExitStatus, SpecError
 from rnnshape.render import FORMATS, SWEEP_FORMATS
@@ -106,15 +106,14 @@ def _exit_codes(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def command(**kwargs: Any) -> None:
-        lang = kwargs.pop(_LANG, None)
         try:
-            with chosen_language(lang if lang is not None else current() if current_is_chosen() else None):
+            with chosen_language(kwargs.pop(_LANG, None)):
                 code = func(**kwargs)
         except SpecError as exc:
             error(exc.cli_message())
             raise typer.Exit(ExitStatus.BAD_INPUT) from None
         except EnvironmentProblem as exc:
-            error(exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc))  # a Message, said
+            error(str(exc))  # its message itself, a Message where it was made with one (errors.py)
             raise typer.Exit(ExitStatus.ENVIRONMENT) from None
         except OSError as exc:
             if not is_output_failure(exc):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from rnnshape import theory
 from rnnshape.errors import SpecError
-from rnnshape.language import Message, join, tr
+from rnnshape.language import Message, join, message_of, tr
 from rnnshape.spec import RNNSpec
 
 # fullmatch and DOTALL: a prefix is whatever precedes the name, newlines and all (`$` alone would
@@ -115,7 +115,7 @@ def _layer(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> 
     try:
         mode, hidden, proj = _gates_and_hidden(prefix, weight_hh, weight_hr)
     except ValueError as exc:
-        found.problems.append(_said_by(exc))
+        found.problems.append(message_of(exc))
         return found
     num_layers = 1 + max(layer for _, layer, _ in parts)
     if num_layers > len(keys) // 2:
@@ -144,11 +144,6 @@ def _layer(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> 
         "proj_size": tr("weight_hr_l0 {shape}: P rows", shape=theory.shape_text(weight_hr)) if weight_hr else tr("no weight_hr key"),
     }
     return found
-
-
-def _said_by(exc: BaseException) -> str:
-    """An exception's message as it was made: a Message stays one (str(exc) would give its English only)."""
-    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Message) else str(exc)
 
 
 def _spec_error(exc: SpecError) -> str:
@@ -194,7 +189,7 @@ def _cell(prefix: str, keys: list[str], shapes: dict[str, tuple[int, ...]]) -> F
         found.problems.append(_spec_error(exc))
         return found
     except ValueError as exc:
-        found.problems.append(_said_by(exc))
+        found.problems.append(message_of(exc))
         return found
     found.problems += _against_theory(found.spec, prefix, keys, shapes)
     if found.problems:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from rnnshape import probe, theory
 from rnnshape import reference as reference_module
 from rnnshape.errors import EnvironmentProblem, SpecError, Verdict
-from rnnshape.language import join, speaks, tr
+from rnnshape.language import fill, join, speaks, tr
 from rnnshape.memory import available_bytes, refuse_if_too_big
 from rnnshape.render.shown import Shown
 from rnnshape.report import SCHEMA_VERSION
@@ -79,6 +79,11 @@ class Divergence:
     tensor: str
 
 
+# verify's `failed:` line (the CLI writes `failed: ` before it); FIRST_AT is --against's too.
+FAILED_DIFFERS = tr("nn.{module} differs from its equations beyond atol={atol:g}, rtol={rtol:g}")
+FIRST_AT = tr("; first at layer {layer}, {direction}, time step {time_step} ({tensor})")
+
+
 @dataclass(repr=False)
 class VerifyReport(Verdict, Shown):
     spec: RNNSpec
@@ -104,6 +109,15 @@ class VerifyReport(Verdict, Shown):
     @property
     def max_rel_error(self) -> float:
         return max((c.max_rel_error for c in self.comparisons), default=0.0)
+
+    def failure_line(self) -> str:
+        """Why verify exits 1, for stderr after `failed: ` (a Message, said where it is written)."""
+        if self.against is not None:
+            return self.against.failure_line(self)
+        parts = [fill(FAILED_DIFFERS, module=self.spec.module_name, atol=self.atol, rtol=self.rtol)]
+        if self.first_divergence is not None:
+            parts.append(fill(FIRST_AT, **vars(self.first_divergence)))
+        return join("", parts)
 
     def headline(self) -> str:
         if self.against is not None:

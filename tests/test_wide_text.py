@@ -302,7 +302,7 @@ def test_an_inspect_report_in_chinese_fits_every_width():
 
 
 def test_the_lines_layout_says_itself_are_said_in_chinese():
-    from rnnshape.language import say, speaking, tr
+    from rnnshape.language import speaking, tr
     from rnnshape.render.layout import _text_lines
 
     words = catalog("zh")
@@ -315,7 +315,10 @@ def test_the_lines_layout_says_itself_are_said_in_chinese():
     text = plain(lay_out([english], 40))
     assert "(left out to fit 40 columns: meaning, dims; -f json has every column)" in " ".join(text.split()), text
     if words.get("refused: {config}: {reason}"):  # a sweep's refused configuration is a failure in Chinese too
+        from rnnshape.render import _drawn
+
+        refused = tr("refused: {config}: {reason}", config="lstm 8", reason="proj_size must be < hidden_size")
         with speaking("zh"):
-            line = say(tr("refused: {config}: {reason}", config="lstm 8", reason="proj_size must be < hidden_size"))
-            assert not line.startswith("refused")
-            assert all(span.style == "failed" for spans in _text_lines([line], 40) for span in spans)
+            (drawn,) = _drawn([Section("sweep", [], [], lines=[refused])], ascii=False)
+        assert not drawn.lines[0].startswith("refused")
+        assert all(span.style == "failed" for spans in _text_lines(drawn, 40) for span in spans)

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 
 from rnnshape import theory
 from rnnshape.errors import EnvironmentProblem
-from rnnshape.language import fill, join, say, tr
+from rnnshape.language import fill, join, tr
 from rnnshape.learner import binding, returns
 from rnnshape.learner.diagnose import (
     Diagnosis,
@@ -44,6 +44,7 @@ from rnnshape.learner.loading import (
 from rnnshape.learner.mistakes import BY_NAME
 from rnnshape.learner.wrong import Case
 from rnnshape.spec import RNNSpec, spec_or_module
+from rnnshape.verification import FIRST_AT
 
 # Every sentence this module says to a person, in one place (for translation).
 MESSAGES = {
@@ -58,9 +59,8 @@ MESSAGES = {
     "headline_ok": tr("{function}() gives what torch gives (largest error {error:.3g})"),
     "headline_raised": tr("{function}() raised {kind}"),
     "headline_differs": tr("{function}() differs from torch"),
-    "failed_raised": tr("failed: {function}() raised {kind}: {message}{where}"),
-    "failed_differs": tr("failed: {function}() differs from nn.{module} beyond atol={atol:g}, rtol={rtol:g}"),
-    "failed_where": tr("; first at layer {layer}, {direction}, time step {time_step} ({tensor})"),
+    "failed_raised": tr("{function}() raised {kind}: {message}{where}"),
+    "failed_differs": tr("{function}() differs from nn.{module} beyond atol={atol:g}, rtol={rtol:g}"),
     "failed_shape": tr("; {tensor} has shape {shape}, nn.{module}'s {expected}"),
     "failed_diagnosis": tr("; diagnosis: {titles}"),
     "at": tr(" (at {where})"),
@@ -127,11 +127,7 @@ class Against:
         }
 
     def failure_line(self, report: Any) -> str:
-        """The one `failed:` line for stderr, already in the chosen language (the CLI writes it as it is)."""
-        return say(self.failure(report))
-
-    def failure(self, report: Any) -> str:
-        """The `failed:` line as a Message (English, translatable)."""
+        """Why verify --against exits 1, for stderr after `failed: ` (a Message, said where it is written)."""
         if self.raised is not None:
             where = fill(MESSAGES["at"], where=self.raised.where) if self.raised.where else ""
             parts = [fill(MESSAGES["failed_raised"], function=self.function, kind=self.raised.kind,
@@ -141,7 +137,7 @@ class Against:
                           atol=report.atol, rtol=report.rtol)]
             d = report.first_divergence
             if d is not None:
-                parts.append(fill(MESSAGES["failed_where"], **vars(d)))
+                parts.append(fill(FIRST_AT, **vars(d)))
             for m in self.shape_mismatches:
                 parts.append(fill(MESSAGES["failed_shape"], tensor=m.tensor, shape=theory.shape_text(m.shape),
                                   module=report.spec.module_name, expected=theory.shape_text(m.expected)))

@@ -136,8 +136,17 @@ def _drawn(parts: list, ascii: bool) -> list:
         def shown(text: str) -> str:
             return visible(say(text))
     return [replace(s, title=shown(s.title), columns=[shown(c) for c in s.columns],
-                    rows=[[shown(c) for c in row] for row in s.rows], lines=[shown(line) for line in s.lines])
+                    rows=[[shown(c) for c in row] for row in s.rows], lines=[shown(line) for line in s.lines],
+                    failed_lines=s.failed_lines | _failures(s.lines))
             for s in parts]
+
+
+def _failures(lines: list[str]) -> set[int]:
+    """The lines after a table that report a failure (a ✗ check, a sweep's refused configuration):
+    decided here, on the English, so that each is drawn as one in whatever language it is then said."""
+    from rnnshape.render.sections import FAILED
+
+    return {i for i, line in enumerate(lines) if str.startswith(line, (FAILED, "refused"))}
 
 
 def readable_sections(report: Any, lang: str | None = None) -> list:

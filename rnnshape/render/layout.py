@@ -163,7 +163,7 @@ def lay_out(parts: list[Section], width: int, *, rule: str = RULE) -> list[Line]
 def _section(section: Section, width: int, rule: str) -> list[Line]:
     title = [(Span(t, "title"),) for t in wrap(section.title, width, indent=2)] if section.title else []
     if not section.columns:
-        return title + _text_lines(section.lines, width)
+        return title + _text_lines(section, width)
     out = title + ([()] if title else [])
     plan, left_out = _choose(section, width)
     if plan is None:
@@ -177,7 +177,7 @@ def _section(section: Section, width: int, rule: str) -> list[Line]:
         said = say(tr("(left out to fit {width} columns: {names}; -f json has every column)", width=width, names=names))
         out += [(Span(line),) for line in wrap(said, width, 2)]
     if section.lines:
-        out += [()] + _text_lines(section.lines, width)
+        out += [()] + _text_lines(section, width)
     return out
 
 
@@ -230,18 +230,10 @@ def _stacked(section: Section, width: int) -> list[Line]:
     return out
 
 
-def _failed_starts() -> tuple[str, ...]:
-    """How a line that reports a failure starts, in the language it is said in: a sweep's refused
-    configurations (rows.py says them with this very sentence) are drawn as failures in every language."""
-    refused = say(tr("refused: {config}: {reason}", config="\0", reason="\0")).split("\0", 1)[0]
-    return (FAILED, "refused") + ((refused,) if refused.strip() else ())
-
-
-def _text_lines(lines: list[str], width: int) -> list[Line]:
+def _text_lines(section: Section, width: int) -> list[Line]:
     out: list[Line] = []
-    failed = _failed_starts() if lines else ()
-    for line in lines:
-        style = "failed" if line.startswith(failed) else None
+    for i, line in enumerate(section.lines):
+        style = "failed" if i in section.failed_lines else None
         out += [(Span(part, style),) for part in wrap(line, width, indent=2)]
     return out
 

@@ -37,6 +37,7 @@ class Section:
     prose: set[int] = field(default_factory=set)  # column indexes whose text may wrap at spaces
     optional: tuple[int, ...] = ()  # column indexes left out, in this order, where the table does not fit
     name: str = ""  # what --sections calls it
+    failed_lines: set[int] = field(default_factory=set)  # indexes of `lines` that report a failure (drawn red)
 
 
 def sections(report: Report) -> list[Section]:

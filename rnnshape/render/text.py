@@ -146,38 +146,16 @@ def narrowest(text: str) -> int:
 
 
 def wrap(text: str, width: int, indent: int = 0) -> list[str]:
-    """Prose in lines of at most `width` columns; lines after the first indented by `indent` spaces."""
+    """Prose in lines of at most `width` columns; lines after the first indented by `indent` spaces.
+
+    Breaks where tokens() allows (spaces outside brackets; in wide text, between characters
+    too); a token wider than its line breaks inside, by _split (or _split_wide)."""
     width = max(width, 1)
-    if has_wide(text):
-        return _wrap_wide(text, width, indent)
-    lines: list[str] = []
-    current = ""
-    for token in tokens(text):
-        avail = width - (indent if lines else 0)
-        candidate = current + token
-        if cell_width(candidate) <= avail:
-            current = candidate
-            continue
-        if current.strip():
-            lines.append(current.rstrip())
-            avail = width - indent
-        token = token.lstrip(" ") if current.strip() else token
-        current = ""
-        pieces = [token] if cell_width(token) <= avail else _split(token, avail, max(width - indent, 1))
-        for piece in pieces[:-1]:
-            lines.append(piece.rstrip())
-        current = pieces[-1]
-    lines.append(current.rstrip())
-    return [(" " * indent + line.lstrip(" ") if i else line) for i, line in enumerate(lines)] or [""]
-
-
-def _wrap_wide(text: str, width: int, indent: int) -> list[str]:
-    """wrap() of text with wide characters: the same rules, with widths summed as they go
-    (a Chinese sentence is many short pieces, not a few words)."""
     rest = max(width - indent, 1)
+    split = _split_wide if has_wide(text) else _split
     lines: list[str] = []
     current, used = "", 0
-    for token in _wide_tokens(text, True):
+    for token in tokens(text):
         avail = rest if lines else width
         size = cell_width(token)
         if used + size <= avail:
@@ -189,7 +167,7 @@ def _wrap_wide(text: str, width: int, indent: int) -> list[str]:
         if lines:  # a new line: it starts with no space
             token = token.lstrip(" ")
             size = cell_width(token)
-        pieces = [token] if size <= avail else _split_wide(token, avail, rest)
+        pieces = [token] if size <= avail else split(token, avail, rest)
         lines += [piece.rstrip() for piece in pieces[:-1]]
         current = pieces[-1]
         used = cell_width(current)
