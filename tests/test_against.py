@@ -14,6 +14,8 @@ import json
 import textwrap
 import warnings
 
+from pathlib import Path
+
 import pytest
 
 with warnings.catch_warnings():
@@ -100,25 +102,9 @@ def packed_forward(input, h_0, params, lengths):
     return torch.cat(outs, dim=1), torch.cat(finals, dim=1)
 '''
 
-# seed 001's hand-written one-layer loop (its parameter spelt `input`, as its body reads it).
-SEED_001 = '''
-import torch
-
-
-def rnn_forward(input, weight_ih, weight_hh, bias_ih, bias_hh, h_prev):
-    bs, T, input_size = input.shape
-    h_dim = weight_ih.shape[0]
-    h_out = torch.zeros(bs, T, h_dim)
-    for t in range(T):
-        x = input[:, t, :].unsqueeze(2)
-        w_ih_batch = weight_ih.unsqueeze(0).tile(bs, 1, 1)
-        w_hh_batch = weight_hh.unsqueeze(0).tile(bs, 1, 1)
-        w_times_x = torch.bmm(w_ih_batch, x).squeeze(-1)
-        w_times_h = torch.bmm(w_hh_batch, h_prev.unsqueeze(2)).squeeze(-1)
-        h_prev = torch.tanh(w_times_x + bias_ih + w_times_h + bias_hh)
-        h_out[:, t, :] = h_prev
-    return h_out, h_prev.unsqueeze(0)
-'''
+# seed 001's hand-written one-layer loop, as docs/your-own-forward.md shows it (its parameter
+# spelt `input`, as its body reads it): the page's example is the one these tests check.
+SEED_001 = (Path(__file__).resolve().parents[1] / "docs" / "examples" / "forward_correct.py").read_text(encoding="utf-8")
 SEED_FLAGS = ["--mode", "rnn", "--input-size", "2", "--hidden-size", "3", "--batch-first", "--batch-size", "2", "--seq-len", "3"]
 
 CELL = '''
